@@ -1,0 +1,166 @@
+package model
+
+import "github.com/oxide-sim/rsrsim/sim"
+
+// DB is the whole simulated database plus the Crucible agents' state. Each
+// table is a slice kept in ascending id order (ids only grow, so an insert
+// appends); iteration is always over these slices, never over a map, so a
+// run is deterministic. Tables are small (tens to hundreds of rows): linear
+// scans are cheaper than indexes at this size.
+type DB struct {
+	Cfg Config
+	// Ch is the run's single source of choices. "First row" queries with
+	// several matches and allocation candidates draw from it.
+	Ch sim.Chooser
+
+	nextUUID UUID
+
+	Volumes         []Volume
+	Regions         []Region
+	RegionSnapshots []RegionSnapshot
+	Usages          []Usage
+	Locks           []Lock
+	Requests        []RSRequest
+	Steps           []RSRStep
+	RRequests       []RRequest
+	Snapshots       []Snapshot
+	Disks           []Disk
+	Images          []Image
+
+	Sleds         []Sled
+	PhysicalDisks []PhysicalDisk
+	Zpools        []Zpool
+	Datasets      []Dataset
+
+	Agent Agent
+}
+
+// NewDB returns an empty database for cfg drawing choices from ch.
+func NewDB(cfg Config, ch sim.Chooser) *DB {
+	return &DB{Cfg: cfg, Ch: ch}
+}
+
+// NewUUID returns a fresh id. Every id omicron draws with Uuid::new_v4 comes
+// from here, so ids are unique across all tables and never reused.
+func (db *DB) NewUUID() UUID {
+	db.nextUUID++
+	return db.nextUUID
+}
+
+// pick returns one index of n matches, drawn from the run's choices: the
+// model of a "get one result" query with no ORDER BY (spec 10 §0.4).
+func (db *DB) pick(n int) int {
+	if n <= 1 || db.Ch == nil {
+		return 0
+	}
+	return db.Ch.Choose(sim.KRow, n)
+}
+
+// Volume returns the volume row with id, or nil if it is absent
+// (hard-deleted or never created).
+func (db *DB) Volume(id UUID) *Volume {
+	for i := range db.Volumes {
+		if db.Volumes[i].ID == id {
+			return &db.Volumes[i]
+		}
+	}
+	return nil
+}
+
+// Region returns the region row with id, or nil.
+func (db *DB) Region(id UUID) *Region {
+	for i := range db.Regions {
+		if db.Regions[i].ID == id {
+			return &db.Regions[i]
+		}
+	}
+	return nil
+}
+
+// RegionSnapshot returns the region_snapshot row with key k, or nil.
+func (db *DB) RegionSnapshot(k RSKey) *RegionSnapshot {
+	for i := range db.RegionSnapshots {
+		if db.RegionSnapshots[i].Key == k {
+			return &db.RegionSnapshots[i]
+		}
+	}
+	return nil
+}
+
+// Request returns the region_snapshot_replacement row with id, or nil.
+func (db *DB) Request(id UUID) *RSRequest {
+	for i := range db.Requests {
+		if db.Requests[i].ID == id {
+			return &db.Requests[i]
+		}
+	}
+	return nil
+}
+
+// Step returns the region_snapshot_replacement_step row with id, or nil.
+func (db *DB) Step(id UUID) *RSRStep {
+	for i := range db.Steps {
+		if db.Steps[i].ID == id {
+			return &db.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Snapshot returns the snapshot row with id, or nil.
+func (db *DB) Snapshot(id UUID) *Snapshot {
+	for i := range db.Snapshots {
+		if db.Snapshots[i].ID == id {
+			return &db.Snapshots[i]
+		}
+	}
+	return nil
+}
+
+// Disk returns the disk row with id, or nil.
+func (db *DB) Disk(id UUID) *Disk {
+	for i := range db.Disks {
+		if db.Disks[i].ID == id {
+			return &db.Disks[i]
+		}
+	}
+	return nil
+}
+
+// Image returns the image row with id, or nil.
+func (db *DB) Image(id UUID) *Image {
+	for i := range db.Images {
+		if db.Images[i].ID == id {
+			return &db.Images[i]
+		}
+	}
+	return nil
+}
+
+// Dataset returns the dataset row with id, or nil.
+func (db *DB) Dataset(id UUID) *Dataset {
+	for i := range db.Datasets {
+		if db.Datasets[i].ID == id {
+			return &db.Datasets[i]
+		}
+	}
+	return nil
+}
+
+// LockOn returns the volume_repair row for volume, or nil.
+func (db *DB) LockOn(volume UUID) *Lock {
+	for i := range db.Locks {
+		if db.Locks[i].VolumeID == volume {
+			return &db.Locks[i]
+		}
+	}
+	return nil
+}
+
+// removeAt deletes element i of s keeping order.
+func removeAt[T any](s []T, i int) []T {
+	copy(s[i:], s[i+1:])
+	var zero T
+	s[len(s)-1] = zero
+	return s[:len(s)-1]
+}
