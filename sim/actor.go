@@ -1,0 +1,217 @@
+package sim
+
+import "iter"
+
+// ActorID identifies an actor within one run. Ids are dense and start at 1.
+type ActorID int32
+
+type actorState uint8
+
+const (
+	stRunnable actorState = iota
+	stBlocked
+	stDone
+)
+
+// Body is an actor written as straight-line Go. It calls c.Step before each
+// atomic step; everything between two Step calls runs without any other
+// actor interleaving. Code before the first Step must not read or write
+// shared state: it runs when the actor is spawned.
+type Body func(c *Ctx)
+
+// Actor is a saga execution, a saga node, a task activation, a user request
+// or an environment action: anything that takes atomic steps.
+type Actor struct {
+	ID     ActorID
+	Kind   ActorKind
+	Name   string
+	Parent ActorID
+
+	state   actorState
+	pending Op // the atomic step it performs when next resumed
+	waiting int32
+	joiners []*Actor
+	prio    int64 // PCT priority
+
+	// CrashPermille, when > 0, makes the engine draw a crash after every
+	// atomic step this actor takes (a KFault decision). On a crash the actor
+	// is stopped where it is and OnCrash runs, typically to start the saga
+	// node again from its beginning.
+	CrashPermille int
+	OnCrash       func(r *Run, a *Actor)
+
+	// Per-step annotations, reset before each resume.
+	outcome Outcome
+	rec1    uint32
+	rec2    uint32
+
+	next  func() (Op, bool)
+	stop  func()
+	yield func(Op) bool
+	ctx   Ctx
+	r     *Run
+	// Killed is set when the actor was stopped by a crash or Kill.
+	Killed bool
+}
+
+// Done reports whether the actor has finished (or was killed).
+func (a *Actor) Done() bool { return a.state == stDone }
+
+// crashed is the panic value that unwinds an actor's stack when it is
+// stopped while suspended.
+type crashed struct{}
+
+// Ctx is what an actor's body sees of the engine.
+type Ctx struct {
+	r *Run
+	a *Actor
+}
+
+// Run returns the run the actor belongs to.
+func (c *Ctx) Run() *Run { return c.r }
+
+// Self returns the actor.
+func (c *Ctx) Self() *Actor { return c.a }
+
+// Step suspends the actor until the scheduler picks it, announcing that its
+// next atomic step is op. When Step returns the actor owns the world until
+// its next Step (or its end).
+func (c *Ctx) Step(op Op) {
+	if !c.a.yield(op) {
+		panic(crashed{})
+	}
+}
+
+// Result annotates the current atomic step with its outcome and up to two
+// record ids it touched (0 = none). Only the last call in a step counts.
+func (c *Ctx) Result(o Outcome, rec1, rec2 uint32) {
+	c.a.outcome, c.a.rec1, c.a.rec2 = o, rec1, rec2
+}
+
+// Choose draws a decision from the run's single source of choices.
+func (c *Ctx) Choose(k Kind, n int) int { return c.r.Ch.Choose(k, n) }
+
+// Fault draws whether fault f hits here, at its (possibly swarm-drawn) rate.
+func (c *Ctx) Fault(f int) bool { return c.r.Fault(f) }
+
+// Knob returns the value of model knob i for this run (swarm may have
+// changed it from its default).
+func (c *Ctx) Knob(i int) int { return c.r.Knob(i) }
+
+// Now returns the virtual time in milliseconds.
+func (c *Ctx) Now() int64 { return c.r.now }
+
+// Spawn starts a new actor. It runs its prelude at once (up to its first
+// Step) and then competes for the scheduler like any other.
+func (c *Ctx) Spawn(kind ActorKind, name string, body Body) *Actor {
+	return c.r.spawn(kind, name, c.a.ID, body)
+}
+
+// Wait blocks until every actor in as has finished. Waiting is not an
+// atomic step: the actor resumes as soon as the last one finishes, and runs
+// on to its next Step without a scheduling decision.
+func (c *Ctx) Wait(as ...*Actor) {
+	n := int32(0)
+	for _, o := range as {
+		if o.state != stDone {
+			o.joiners = append(o.joiners, c.a)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c.a.waiting = n
+	c.a.state = stBlocked
+	c.r.removeRunnable(c.a)
+	if !c.a.yield(OpNone) {
+		panic(crashed{})
+	}
+}
+
+func (r *Run) spawn(kind ActorKind, name string, parent ActorID, body Body) *Actor {
+	a := &Actor{ID: ActorID(len(r.actors) + 1), Kind: kind, Name: name, Parent: parent, r: r}
+	a.ctx = Ctx{r: r, a: a}
+	r.actors = append(r.actors, a)
+	a.next, a.stop = iter.Pull(func(yield func(Op) bool) {
+		a.yield = yield
+		defer func() {
+			if p := recover(); p != nil {
+				if _, ok := p.(crashed); !ok {
+					panic(p)
+				}
+			}
+		}()
+		body(&a.ctx)
+	})
+	r.strategy.OnSpawn(r, a)
+	r.addRunnable(a)
+	r.advance(a) // run the prelude up to the first Step
+	return a
+}
+
+// advance resumes a until its next yield, and handles its end. It is used
+// both to execute a scheduled atomic step and to run preludes and
+// post-Wait code, which take no step of their own.
+func (r *Run) advance(a *Actor) {
+	op, ok := a.next()
+	if !ok {
+		r.finish(a)
+		return
+	}
+	a.pending = op
+}
+
+func (r *Run) finish(a *Actor) {
+	if a.state == stDone {
+		return
+	}
+	if a.state == stRunnable {
+		r.removeRunnable(a)
+	}
+	a.state = stDone
+	js := a.joiners
+	a.joiners = nil
+	for _, j := range js {
+		if j.state != stBlocked {
+			continue
+		}
+		j.waiting--
+		if j.waiting == 0 {
+			j.state = stRunnable
+			r.addRunnable(j)
+			r.advance(j)
+		}
+	}
+	if r.OnActorDone != nil {
+		r.OnActorDone(a)
+	}
+}
+
+// Kill stops an actor where it is suspended, as a crash of the process
+// running it would. Its joiners are released. Killing a finished actor does
+// nothing.
+func (r *Run) Kill(a *Actor) {
+	if a.state == stDone {
+		return
+	}
+	a.Killed = true
+	a.stop()
+	r.finish(a)
+}
+
+func (r *Run) addRunnable(a *Actor) {
+	a.state = stRunnable
+	r.runnable = append(r.runnable, a)
+}
+
+func (r *Run) removeRunnable(a *Actor) {
+	for i, b := range r.runnable {
+		if b == a {
+			copy(r.runnable[i:], r.runnable[i+1:])
+			r.runnable[len(r.runnable)-1] = nil
+			r.runnable = r.runnable[:len(r.runnable)-1]
+			return
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package sim
+
+import "sync"
+
+// Op names one kind of atomic step ("volume_create", "R1", "agent ensure").
+// Ops are registered once, at package init, so a trace stores a small
+// integer and the name table is the same in every process.
+type Op uint16
+
+// Outcome is the result code of one atomic step. 0 is OutOK; a model
+// registers its own codes.
+type Outcome uint16
+
+const (
+	OpNone  Op = 0 // never executed; a freshly spawned actor's first resume
+	OpStart Op = 1 // an actor's prelude (pure computation up to its first step)
+
+	OutOK Outcome = 0
+)
+
+var (
+	regMu        sync.Mutex
+	opNames      = []string{"-", "start"}
+	outcomeNames = []string{"ok"}
+)
+
+// RegisterOp returns the Op for name, registering it on first use. Call it
+// from package-level var initialisers only: the registry is read without a
+// lock during runs.
+func RegisterOp(name string) Op {
+	regMu.Lock()
+	defer regMu.Unlock()
+	for i, n := range opNames {
+		if n == name {
+			return Op(i)
+		}
+	}
+	opNames = append(opNames, name)
+	return Op(len(opNames) - 1)
+}
+
+// RegisterOutcome returns the Outcome for name, registering it on first use.
+// Same rules as RegisterOp.
+func RegisterOutcome(name string) Outcome {
+	regMu.Lock()
+	defer regMu.Unlock()
+	for i, n := range outcomeNames {
+		if n == name {
+			return Outcome(i)
+		}
+	}
+	outcomeNames = append(outcomeNames, name)
+	return Outcome(len(outcomeNames) - 1)
+}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "op?"
+}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "outcome?"
+}
+
+// ActorKind says what an actor stands for. It is part of the trace and of
+// swarm profiles.
+type ActorKind uint8
+
+const (
+	KindSaga ActorKind = iota // a saga execution (its executor)
+	KindNode                  // one running saga node (parallel siblings interleave)
+	KindTask                  // a background-task activation
+	KindUser                  // a user API request
+	KindEnv                   // an environment or operator action, or the workload driver
+	KindTest                  // test and toy programs
+	numActorKinds
+)
+
+var actorKindNames = [numActorKinds]string{"saga", "node", "task", "user", "env", "test"}
+
+func (k ActorKind) String() string {
+	if k < numActorKinds {
+		return actorKindNames[k]
+	}
+	return "kind?"
+}

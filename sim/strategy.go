@@ -1,0 +1,168 @@
+package sim
+
+import "fmt"
+
+// Strategy decides which runnable actor takes the next atomic step. Every
+// random draw a strategy makes goes through r.Ch, so a recorded decision
+// list replays a run under the same strategy exactly.
+type Strategy interface {
+	// Start is called once when the run is created (before any actor).
+	Start(r *Run)
+	// OnSpawn is called when an actor is created.
+	OnSpawn(r *Run, a *Actor)
+	// Pick returns an index into runnable (never empty).
+	Pick(r *Run, runnable []*Actor) int
+	// Name is the strategy's name as the CLI spells it.
+	Name() string
+}
+
+// Uniform is a uniform random walk: each step, every runnable actor is
+// equally likely to go next.
+type Uniform struct{}
+
+func (Uniform) Start(*Run)           {}
+func (Uniform) OnSpawn(*Run, *Actor) {}
+func (Uniform) Name() string         { return "uniform" }
+func (Uniform) Pick(r *Run, runnable []*Actor) int {
+	return r.Ch.Choose(KSched, len(runnable))
+}
+
+// PCT is probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi
+// and Nagarakatte, ASPLOS 2010). Each actor gets a random priority when it
+// is created; the highest-priority runnable actor always runs. At Depth-1
+// change points, drawn uniformly over the first K steps, the running actor's
+// priority drops below every initial priority. A bug of depth d among n
+// actors and k steps is found with probability at least 1/(n*k^(d-1)).
+type PCT struct {
+	Depth int // bug depth d >= 1
+	K     int // expected run length in steps (the range of change points)
+
+	change []uint32 // change point step numbers, ascending
+	idx    int
+}
+
+func (p *PCT) Name() string { return fmt.Sprintf("pct(d=%d)", p.Depth) }
+
+// Start draws the change points.
+func (p *PCT) Start(r *Run) {
+	if p.Depth < 1 {
+		p.Depth = 1
+	}
+	if p.K < 1 {
+		p.K = 1000
+	}
+	p.change = p.change[:0]
+	p.idx = 0
+	for i := 1; i < p.Depth; i++ {
+		p.change = append(p.change, uint32(1+r.Ch.Choose(KStrategy, p.K)))
+	}
+	// insertion sort: d is tiny
+	for i := 1; i < len(p.change); i++ {
+		for j := i; j > 0 && p.change[j] < p.change[j-1]; j-- {
+			p.change[j], p.change[j-1] = p.change[j-1], p.change[j]
+		}
+	}
+}
+
+// OnSpawn gives a new actor a random priority above every change-point
+// priority (which are 1..d-1).
+func (p *PCT) OnSpawn(r *Run, a *Actor) {
+	a.prio = int64(p.Depth) + 1 + int64(r.Ch.Choose(KStrategy, 1<<20))
+}
+
+// Pick runs the highest-priority runnable actor, applying a change point
+// first if this step is one.
+func (p *PCT) Pick(r *Run, runnable []*Actor) int {
+	best := highest(runnable)
+	step := r.steps + 1
+	for p.idx < len(p.change) && p.change[p.idx] <= step {
+		p.idx++
+		runnable[best].prio = int64(p.idx) // i-th change point: priority i
+		best = highest(runnable)
+	}
+	return best
+}
+
+func highest(rs []*Actor) int {
+	best := 0
+	for i := 1; i < len(rs); i++ {
+		// ties go to the older actor, deterministically
+		if rs[i].prio > rs[best].prio {
+			best = i
+		}
+	}
+	return best
+}
+
+// Swarm is swarm testing (Groce et al., ISSTA 2012), as FoundationDB and
+// TigerBeetle's VOPR do it: each run first draws a profile that switches
+// some knobs (action kinds, fault kinds) off and scales the rest, then
+// schedules with Inner. Diversity across runs, not within one, finds the
+// bugs that a fixed mix of actions hides.
+type Swarm struct {
+	Inner Strategy
+}
+
+func (s *Swarm) Name() string { return "swarm+" + s.Inner.Name() }
+
+// Start draws the profile: each knob is off with probability 1/3, otherwise
+// its default scaled by 1/4, 1, 2 or 4 (capped at 1000 for fault rates).
+// At least one non-fault knob stays on.
+func (s *Swarm) Start(r *Run) {
+	anyOn := false
+	for i, k := range r.Cfg.Knobs {
+		v := k.Default
+		if v == 0 {
+			continue
+		}
+		switch r.Ch.Choose(KStrategy, 6) {
+		case 0, 1:
+			v = 0
+		case 2:
+			v = max(1, v/4)
+		case 3:
+		case 4:
+			v *= 2
+		case 5:
+			v *= 4
+		}
+		if k.Fault && v > 1000 {
+			v = 1000
+		}
+		r.knobs[i] = v
+		if v > 0 && !k.Fault {
+			anyOn = true
+		}
+	}
+	if !anyOn {
+		for i, k := range r.Cfg.Knobs {
+			if !k.Fault && k.Default > 0 {
+				r.knobs[i] = k.Default
+				break
+			}
+		}
+	}
+	s.Inner.Start(r)
+}
+
+func (s *Swarm) OnSpawn(r *Run, a *Actor)           { s.Inner.OnSpawn(r, a) }
+func (s *Swarm) Pick(r *Run, runnable []*Actor) int { return s.Inner.Pick(r, runnable) }
+
+// NewStrategy builds a strategy by its CLI name: "uniform", "pct", or
+// "swarm" (swarm profile over a uniform walk). depth and k configure PCT.
+func NewStrategy(name string, depth, k int) (Strategy, error) {
+	switch name {
+	case "uniform", "random":
+		return Uniform{}, nil
+	case "pct":
+		return &PCT{Depth: depth, K: k}, nil
+	case "swarm":
+		return &Swarm{Inner: Uniform{}}, nil
+	case "swarm-pct":
+		return &Swarm{Inner: &PCT{Depth: depth, K: k}}, nil
+	}
+	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm or swarm-pct)", name)
+}
+
+// StrategyNames lists the names NewStrategy accepts.
+var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct"}
