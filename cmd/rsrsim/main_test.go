@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// oneLine asserts that stderr is exactly one line.
+func oneLine(t *testing.T, stderr string) {
+	t.Helper()
+	if strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || stderr == "" {
+		t.Fatalf("want one error line, got %q", stderr)
+	}
+	if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine") {
+		t.Fatalf("error looks like a panic: %q", stderr)
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, c := range commands() {
+		code, out, _ := run(t, c.name, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: rsrsim "+c.name) {
+			t.Errorf("%s --help: exit %d, output %q", c.name, code, out)
+		}
+	}
+	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "Commands:") {
+		t.Errorf("--help: exit %d", code)
+	}
+}
+
+func TestBadInputExits2WithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	// a real failure file to corrupt
+	code, _, _ := run(t, "run", "--target", "toy", "--runs", "20", "--out", dir, "--quiet", "--stop-on-first", "--workers", "1")
+	if code != 1 {
+		t.Fatalf("toy campaign should find the lost update, exit %d", code)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no failure file written")
+	}
+	good, _ := os.ReadFile(files[0])
+	var obj map[string]any
+	json.Unmarshal(good, &obj)
+	obj["version"] = 99
+	wrongVersion, _ := json.Marshal(obj)
+	obj["version"] = 1
+	obj["surprise"] = true
+	unknown, _ := json.Marshal(obj)
+	delete(obj, "surprise")
+	obj["decision_count"] = 1 + int(obj["decision_count"].(float64))
+	badCount, _ := json.Marshal(obj)
+
+	cases := map[string][]string{
+		"truncated":        {"replay", write("trunc.json", string(good[:len(good)/2]))},
+		"wrong version":    {"replay", write("ver.json", string(wrongVersion))},
+		"unknown field":    {"replay", write("unk.json", string(unknown))},
+		"not json":         {"replay", write("text.json", "hello, I am not JSON\n")},
+		"empty":            {"replay", write("empty.json", "")},
+		"count mismatch":   {"replay", write("count.json", string(badCount))},
+		"nonexistent path": {"replay", filepath.Join(dir, "nope.json")},
+		"bad flag":         {"run", "--no-such-flag"},
+		"unknown target":   {"run", "--target", "nope"},
+		"unknown strategy": {"run", "--target", "toy", "--strategy", "nope"},
+		"bad shard":        {"run", "--target", "toy", "--shard", "3/2"},
+		"unknown command":  {"frobnicate"},
+		"list nothing":     {"list", "frogs"},
+		"bad target cfg":   {"run", "--target", "toy", "--target-config", "{nope"},
+		"unknown cfg key":  {"run", "--target", "toy", "--target-config", `{"wat":1}`},
+		"two sources":      {"replay", "--seed", "3", files[0]},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := run(t, args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2 (stderr %q)", code, stderr)
+			}
+			oneLine(t, stderr)
+		})
+	}
+}
+
+func TestReplayReproducesCampaignFailure(t *testing.T) {
+	dir := t.TempDir()
+	code, _, _ := run(t, "run", "--target", "toy", "--runs", "50", "--out", dir, "--quiet", "--strategy", "pct", "--pct-k", "24")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, f := range files {
+		code, out, stderr := run(t, "replay", "--json", f)
+		if code != 1 {
+			t.Fatalf("replay %s: exit %d, stderr %s", f, code, stderr)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["hash_matches"] != true || got["violation"] == nil {
+			t.Fatalf("replay did not reproduce: %s", out)
+		}
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, _ := run(t, "run", "--target", "toy", "--target-config", `{"atomic":true}`, "--runs", "50", "--out", dir, "--quiet"); code != 0 {
+		t.Fatalf("clean campaign: exit %d, want 0", code)
+	}
+	code, out, _ := run(t, "run", "--target", "toy", "--runs", "50", "--out", dir, "--quiet", "--json")
+	if code != 1 {
+		t.Fatalf("failing campaign: exit %d, want 1", code)
+	}
+	var s map[string]any
+	if err := json.Unmarshal([]byte(out), &s); err != nil || s["runs"].(float64) != 50 {
+		t.Fatalf("bad --json summary %q: %v", out, err)
+	}
+}
+
+func TestShardsPartitionRuns(t *testing.T) {
+	dir := t.TempDir()
+	total := 0
+	for i := 0; i < 3; i++ {
+		_, out, _ := run(t, "run", "--target", "toy", "--target-config", `{"atomic":true}`, "--runs", "100",
+			"--shard", []string{"0/3", "1/3", "2/3"}[i], "--out", dir, "--quiet", "--json")
+		var s map[string]any
+		json.Unmarshal([]byte(out), &s)
+		total += int(s["runs"].(float64))
+	}
+	if total != 100 {
+		t.Fatalf("3 shards ran %d runs, want 100", total)
+	}
+}
+
+func TestDeterminismSelfCheck(t *testing.T) {
+	code, out, _ := run(t, "run", "--target", "toy", "--check-determinism", "--runs", "30")
+	if code != 0 || !strings.Contains(out, "0 differed") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
