@@ -1,0 +1,367 @@
+package model
+
+import (
+	"github.com/oxide-sim/rsrsim/sim"
+)
+
+// This file is the saga executor: steno's semantics as omicron uses them
+// (steno 0.4.1 src/saga_exec.rs, src/sec.rs; omicron nexus/src/app/saga.rs;
+// spec 20 §1).
+//
+//   - A saga is a list of stages run in order; the nodes of one stage are
+//     parallel siblings (steno's append_parallel) and interleave as separate
+//     actors. A subsaga is inlined: its nodes become the parent's, bracketed
+//     by SubsagaStart/SubsagaEnd nodes, and a failure inside it unwinds the
+//     whole parent.
+//   - Node outputs live in the saga's own Go struct; a node writes only its
+//     own outputs and reads its ancestors'. A node that is re-run overwrites
+//     its outputs; a generate-id node's value is fixed once it succeeds.
+//   - An action that fails starts the unwind: the engine waits for running
+//     siblings, then runs the undo of every node whose action succeeded, in
+//     reverse stage order (siblings' undos in parallel). The failed node's own
+//     undo never runs. Nodes with no undo are trivially undone.
+//   - An undo that fails leaves the saga stuck forever (UndoFailed): it makes
+//     no further progress and keeps whatever locks it holds.
+//   - Crash and recovery: a node whose action (or undo) started but did not
+//     record success runs again from its beginning. The engine can stop a
+//     node actor after any of its atomic steps (sim.Actor.CrashPermille), and
+//     the executor can also lose the success record after the node's last
+//     step; in both cases the node is run again.
+//   - Test injection as steno's saga_inject_error and saga_inject_repeat: an
+//     injected error replaces the action (it does not run) and fails the
+//     node; a repeat runs the action n times and the undo m times back to
+//     back, the last result counting.
+
+// SagaState is where a saga execution stands.
+type SagaState uint8
+
+const (
+	SagaRunning   SagaState = iota
+	SagaDone                // every action succeeded
+	SagaUnwinding           // an action failed; undos are running
+	SagaFailed              // unwound completely: ended "failed"
+	SagaStuck               // an undo failed: stuck forever
+)
+
+var sagaStateNames = [...]string{"running", "done", "unwinding", "failed", "stuck"}
+
+func (s SagaState) String() string { return sagaStateNames[s] }
+
+// NodeKind distinguishes nodes that take atomic steps from the bookkeeping
+// nodes steno also counts (generate-id, constant, subsaga brackets), which
+// run inline with no atomic step of their own.
+type NodeKind uint8
+
+const (
+	NodeAction NodeKind = iota
+	NodePure            // generate id, constant, subsaga start/end: no DB access
+)
+
+// NodeFunc is a node's action or undo. It takes atomic steps with x.Step.
+type NodeFunc func(x *NodeCtx) error
+
+// Node is one saga node.
+type Node struct {
+	Name   string
+	Kind   NodeKind
+	Action NodeFunc
+	Undo   NodeFunc // nil: nothing to undo
+}
+
+// NodeStatus is a node's last logged event.
+type NodeStatus uint8
+
+const (
+	NodeNotStarted NodeStatus = iota
+	NodeSucceeded
+	NodeFailed
+	NodeUndone
+	NodeUndoFailed
+)
+
+// Inject is steno's test injection for one saga: an error at a node index,
+// and repeats per node index.
+type Inject struct {
+	ErrorAt     int // node index whose action is replaced by an error; -1 = none
+	RepeatNode  int // node index to repeat; -1 = none (RepeatAll overrides)
+	RepeatAll   bool
+	ActionTimes int // how many times the repeated node's action runs (>= 1)
+	UndoTimes   int // how many times the repeated node's undo runs (>= 1)
+}
+
+// NoInject is the zero injection.
+var NoInject = Inject{ErrorAt: -1, RepeatNode: -1}
+
+// Saga is one saga execution.
+type Saga struct {
+	ID     UUID // the steno saga id (not the operating_saga_id a node generates)
+	Name   string
+	Stages [][]Node
+	// User sagas are run by saga_execute (the caller waits); task sagas by
+	// saga_start (fire and forget).
+	User bool
+
+	State      SagaState
+	ErrNode    string // the node whose action failed
+	Err        error
+	UndoErr    error
+	StuckNode  string
+	status     []NodeStatus
+	stageStart []int
+	Inject     Inject
+	Actor      *sim.Actor
+	w          *World
+}
+
+// NodeCount is steno's dag.get_nodes().count().
+func (s *Saga) NodeCount() int {
+	n := 0
+	for _, st := range s.Stages {
+		n += len(st)
+	}
+	return n
+}
+
+// NodeName returns the name of node index i (flattened in stage order).
+func (s *Saga) NodeName(i int) string {
+	for _, st := range s.Stages {
+		if i < len(st) {
+			return st[i].Name
+		}
+		i -= len(st)
+	}
+	return ""
+}
+
+// Status returns node i's last logged event.
+func (s *Saga) Status(i int) NodeStatus { return s.status[i] }
+
+// Finished reports whether the saga ended (done, failed or stuck).
+func (s *Saga) Finished() bool {
+	return s.State == SagaDone || s.State == SagaFailed || s.State == SagaStuck
+}
+
+// NodeCtx is what a node action or undo sees.
+type NodeCtx struct {
+	*sim.Ctx
+	W       *World
+	DB      *DB
+	Saga    *Saga
+	Node    *Node
+	Undoing bool
+}
+
+// SagaError is the error of an injected failure.
+type SagaError struct{ Msg string }
+
+func (e *SagaError) Error() string { return e.Msg }
+
+var errInjected = &SagaError{Msg: "injected error"}
+
+var (
+	opSagaStart = sim.RegisterOp("saga start")
+)
+
+// Subsaga inlines sub's stages into a parent saga, bracketed by steno's
+// SubsagaStart and SubsagaEnd nodes (spec 20 §1.1).
+func Subsaga(name string, sub [][]Node) [][]Node {
+	out := make([][]Node, 0, len(sub)+2)
+	out = append(out, []Node{{Name: name + ".start", Kind: NodePure, Action: nopNode}})
+	out = append(out, sub...)
+	out = append(out, []Node{{Name: name + ".end", Kind: NodePure, Action: nopNode}})
+	return out
+}
+
+func nopNode(*NodeCtx) error { return nil }
+
+// StartSaga creates a saga actor. For a user request, the caller then waits
+// for s.Actor (saga_execute); a task does not (saga_start).
+func (w *World) StartSaga(c spawner, s *Saga) *Saga {
+	s.w = w
+	s.ID = w.DB.NewUUID()
+	s.status = make([]NodeStatus, s.NodeCount())
+	s.stageStart = make([]int, len(s.Stages))
+	n := 0
+	for i, st := range s.Stages {
+		s.stageStart[i] = n
+		n += len(st)
+	}
+	if s.Inject.ActionTimes == 0 && s.Inject.UndoTimes == 0 && s.Inject.ErrorAt == 0 && s.Inject.RepeatNode == 0 && !s.Inject.RepeatAll {
+		s.Inject = NoInject
+	}
+	w.Sagas = append(w.Sagas, s)
+	s.Actor = c.Spawn(sim.KindSaga, s.Name, func(c *sim.Ctx) { s.execute(c) })
+	return s
+}
+
+// spawner is a sim.Ctx or a sim.Run: anything that can start an actor.
+type spawner interface {
+	Spawn(kind sim.ActorKind, name string, body sim.Body) *sim.Actor
+}
+
+func (s *Saga) execute(c *sim.Ctx) {
+	for si, st := range s.Stages {
+		if !s.runStage(c, si, st) {
+			s.State = SagaUnwinding
+			s.unwind(c, si)
+			return
+		}
+	}
+	s.State = SagaDone
+}
+
+// runStage runs the nodes of stage si (in parallel if several) and reports
+// whether they all succeeded.
+func (s *Saga) runStage(c *sim.Ctx, si int, st []Node) bool {
+	base := s.stageStart[si]
+	if len(st) == 1 {
+		return s.runNode(c, base, &st[0], false)
+	}
+	// Parallel siblings: each node runs in its own executor actor so their
+	// atomic steps interleave; the stage ends when all have ended.
+	kids := make([]*sim.Actor, len(st))
+	ok := make([]bool, len(st))
+	for i := range st {
+		i := i
+		kids[i] = c.Spawn(sim.KindSaga, s.Name+"/"+st[i].Name, func(c *sim.Ctx) {
+			ok[i] = s.runNode(c, base+i, &st[i], false)
+		})
+	}
+	c.Wait(kids...)
+	all := true
+	for i := range st {
+		all = all && ok[i]
+	}
+	return all
+}
+
+// runNode runs node idx's action (or undo) to a logged result, re-running
+// it from its beginning after each crash. It reports success.
+func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
+	fn := n.Action
+	if undo {
+		fn = n.Undo
+	}
+	if !undo && idx == s.Inject.ErrorAt {
+		s.status[idx] = NodeFailed
+		s.ErrNode, s.Err = n.Name, errInjected
+		return false
+	}
+	times := 1
+	if s.Inject.RepeatAll || idx == s.Inject.RepeatNode {
+		if undo {
+			times = max(1, s.Inject.UndoTimes)
+		} else {
+			times = max(1, s.Inject.ActionTimes)
+		}
+	}
+	w := s.w
+	var err error
+	for t := 0; t < times; t++ {
+		if n.Kind == NodePure {
+			err = fn(&NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo})
+			continue
+		}
+		// Fuzzing faults: an injected failure of the action (it does not
+		// run), and an undo that runs twice.
+		if !undo && w.faultNodeFail(c) {
+			s.status[idx] = NodeFailed
+			s.ErrNode, s.Err = n.Name, errInjected
+			return false
+		}
+		runs := 1
+		if undo && w.faultUndoTwice(c) {
+			runs = 2
+		}
+		for r := 0; r < runs; r++ {
+			err = s.runNodeOnce(c, n, fn, undo)
+		}
+	}
+	if err != nil {
+		if undo {
+			s.status[idx] = NodeUndoFailed
+			s.UndoErr, s.StuckNode = err, n.Name
+		} else {
+			s.status[idx] = NodeFailed
+			s.ErrNode, s.Err = n.Name, err
+		}
+		return false
+	}
+	if undo {
+		s.status[idx] = NodeUndone
+	} else {
+		s.status[idx] = NodeSucceeded
+	}
+	return true
+}
+
+// runNodeOnce runs fn in a node actor until one execution ends without a
+// crash, and returns its result.
+func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
+	w := s.w
+	for {
+		var err error
+		a := c.Spawn(sim.KindNode, s.Name+"/"+n.Name, func(c *sim.Ctx) {
+			err = fn(&NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo})
+		})
+		a.CrashPermille = w.crashRate()
+		c.Wait(a)
+		if a.Killed {
+			w.Crashes++
+			continue // recovery: the node runs again from its beginning
+		}
+		// The node's effects are committed; the success (or failure)
+		// record can still be lost to a crash before it is written.
+		if w.faultCrashAfterNode(c) {
+			w.Crashes++
+			continue
+		}
+		return err
+	}
+}
+
+// unwind undoes, in reverse, every node whose action succeeded, from the
+// stage that failed back to the first. An undo failure leaves the saga stuck.
+func (s *Saga) unwind(c *sim.Ctx, failedStage int) {
+	for si := failedStage; si >= 0; si-- {
+		st := s.Stages[si]
+		base := s.stageStart[si]
+		var todo []int
+		for i := range st {
+			switch {
+			case s.status[base+i] != NodeSucceeded:
+				// never ran, or failed: its undo never runs
+			case st[i].Undo == nil:
+				s.status[base+i] = NodeUndone
+			default:
+				todo = append(todo, i)
+			}
+		}
+		if len(todo) == 1 {
+			i := todo[0]
+			if !s.runNode(c, base+i, &st[i], true) {
+				s.State = SagaStuck
+				return
+			}
+			continue
+		}
+		if len(todo) > 1 {
+			kids := make([]*sim.Actor, 0, len(todo))
+			ok := make([]bool, len(todo))
+			for j, i := range todo {
+				j, i := j, i
+				kids = append(kids, c.Spawn(sim.KindSaga, s.Name+"/undo "+st[i].Name, func(c *sim.Ctx) {
+					ok[j] = s.runNode(c, base+i, &st[i], true)
+				}))
+			}
+			c.Wait(kids...)
+			for j := range todo {
+				if !ok[j] {
+					s.State = SagaStuck
+					return
+				}
+			}
+		}
+	}
+	s.State = SagaFailed
+}
