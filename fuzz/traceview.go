@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 
@@ -15,6 +16,8 @@ type TraceFilter struct {
 	Actor    sim.ActorID // 0 = all
 	Record   uint32      // 0 = all; matches either record column
 	From, To uint32      // step range, inclusive; 0 = open
+	Op       string      // "" = all; else a substring of the operation name
+	Kind     string      // "" = all; else an actor kind name (saga, node, task, user, env, test)
 }
 
 // Match reports whether e passes the filter.
@@ -29,6 +32,12 @@ func (f TraceFilter) Match(e *sim.Entry) bool {
 		return false
 	}
 	if f.To != 0 && e.Step > f.To {
+		return false
+	}
+	if f.Op != "" && !strings.Contains(e.Op.String(), f.Op) {
+		return false
+	}
+	if f.Kind != "" && e.Kind.String() != f.Kind {
 		return false
 	}
 	return true

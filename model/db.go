@@ -33,6 +33,20 @@ type DB struct {
 	Datasets      []Dataset
 
 	Agent Agent
+
+	// RepairFinished lists the new regions with a Succeeded
+	// upstairs_repair_notification (the only notification the RR driver
+	// reads).
+	RepairFinished []UUID
+	// LockNotes records, per lock insertion, whether the volume row
+	// existed in that transaction (drained by the EV-LOCK-MISSING oracle).
+	LockNotes []LockNote
+}
+
+// LockNote is one repair-lock insertion as the transaction saw it.
+type LockNote struct {
+	Volume, Repair UUID
+	VolumeExisted  bool
 }
 
 // NewDB returns an empty database for cfg drawing choices from ch.
@@ -163,4 +177,25 @@ func removeAt[T any](s []T, i int) []T {
 	var zero T
 	s[len(s)-1] = zero
 	return s[:len(s)-1]
+}
+
+// HasRepairFinishNotification models
+// request_has_matching_successful_finish_notification (region_replacement.rs),
+// one [STMT]: some Succeeded upstairs_repair_notification names region.
+func (db *DB) HasRepairFinishNotification(region UUID) bool {
+	for _, r := range db.RepairFinished {
+		if r == region {
+			return true
+		}
+	}
+	return false
+}
+
+// AddRepairFinishNotification models the Upstairs' repair-finish callback
+// (upstairs_repair_notification, one [TXN]): record a Succeeded
+// notification for region (idempotent).
+func (db *DB) AddRepairFinishNotification(region UUID) {
+	if !db.HasRepairFinishNotification(region) {
+		db.RepairFinished = append(db.RepairFinished, region)
+	}
 }

@@ -263,6 +263,7 @@ type Disk struct {
 	ID               UUID
 	VolumeID         UUID
 	State            DiskState
+	Gen              uint32 // runtime state_generation (disk_update_runtime guard)
 	AttachInstanceID UUID
 	OriginSnapshot   UUID
 	OriginImage      UUID

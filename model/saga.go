@@ -60,12 +60,16 @@ const (
 // NodeFunc is a node's action or undo. It takes atomic steps with x.Step.
 type NodeFunc func(x *NodeCtx) error
 
-// Node is one saga node.
+// Node is one saga node. A node with a Chain is not a steno node itself:
+// it stands for a sequence of stages that runs as one branch of a parallel
+// stage (steno's append_parallel of subsagas, as in snapshot delete).
 type Node struct {
 	Name   string
 	Kind   NodeKind
 	Action NodeFunc
 	Undo   NodeFunc // nil: nothing to undo
+	Chain  [][]Node
+	idx    int // flattened steno node index (not for chain nodes)
 }
 
 // NodeStatus is a node's last logged event.
@@ -101,36 +105,62 @@ type Saga struct {
 	// saga_start (fire and forget).
 	User bool
 
-	State      SagaState
-	ErrNode    string // the node whose action failed
-	Err        error
-	UndoErr    error
-	StuckNode  string
-	status     []NodeStatus
-	stageStart []int
-	Inject     Inject
-	Actor      *sim.Actor
-	w          *World
+	State     SagaState
+	ErrNode   string // the node whose action failed
+	Err       error
+	UndoErr   error
+	StuckNode string
+	status    []NodeStatus
+	names     []string
+	failing   bool // an action failed: no new node starts
+	Inject    Inject
+	Actor     *sim.Actor
+	w         *World
+	// Claims are read/write regions this saga allocated and will delete by
+	// id if it unwinds (disk create, snapshot create's destination, region
+	// replacement's new region). The orphaned-region oracle does not count
+	// them while the saga runs (spec 10 §9 item 4).
+	Claims []UUID
+	// out is the saga's state struct (its node outputs), for callers that
+	// read what the saga produced.
+	out any
 }
 
-// NodeCount is steno's dag.get_nodes().count().
-func (s *Saga) NodeCount() int {
-	n := 0
-	for _, st := range s.Stages {
-		n += len(st)
+// index assigns every steno node its flattened index, in stage order,
+// chains inlined, and returns the count.
+func (s *Saga) index(stages [][]Node, n int) int {
+	for si := range stages {
+		for i := range stages[si] {
+			nd := &stages[si][i]
+			if nd.Chain != nil {
+				n = s.index(nd.Chain, n)
+				continue
+			}
+			nd.idx = n
+			s.names = append(s.names, nd.Name)
+			n++
+		}
 	}
 	return n
 }
 
+// NodeCount is steno's dag.get_nodes().count().
+func (s *Saga) NodeCount() int {
+	if s.names == nil {
+		s.index(s.Stages, 0)
+	}
+	return len(s.names)
+}
+
 // NodeName returns the name of node index i (flattened in stage order).
 func (s *Saga) NodeName(i int) string {
-	for _, st := range s.Stages {
-		if i < len(st) {
-			return st[i].Name
-		}
-		i -= len(st)
+	if s.names == nil {
+		s.index(s.Stages, 0)
 	}
-	return ""
+	if i < 0 || i >= len(s.names) {
+		return ""
+	}
+	return s.names[i]
 }
 
 // Status returns node i's last logged event.
@@ -179,13 +209,8 @@ func nopNode(*NodeCtx) error { return nil }
 func (w *World) StartSaga(c spawner, s *Saga) *Saga {
 	s.w = w
 	s.ID = w.DB.NewUUID()
-	s.status = make([]NodeStatus, s.NodeCount())
-	s.stageStart = make([]int, len(s.Stages))
-	n := 0
-	for i, st := range s.Stages {
-		s.stageStart[i] = n
-		n += len(st)
-	}
+	s.names = s.names[:0]
+	s.status = make([]NodeStatus, s.index(s.Stages, 0))
 	if s.Inject.ActionTimes == 0 && s.Inject.UndoTimes == 0 && s.Inject.ErrorAt == 0 && s.Inject.RepeatNode == 0 && !s.Inject.RepeatAll {
 		s.Inject = NoInject
 	}
@@ -200,31 +225,44 @@ type spawner interface {
 }
 
 func (s *Saga) execute(c *sim.Ctx) {
-	for si, st := range s.Stages {
-		if !s.runStage(c, si, st) {
-			s.State = SagaUnwinding
-			s.unwind(c, si)
-			return
+	if !s.runStages(c, s.Stages) {
+		s.State = SagaUnwinding
+		if s.unwindStages(c, s.Stages) {
+			s.State = SagaFailed
+		} else {
+			s.State = SagaStuck
 		}
+		return
 	}
 	s.State = SagaDone
 }
 
-// runStage runs the nodes of stage si (in parallel if several) and reports
-// whether they all succeeded.
-func (s *Saga) runStage(c *sim.Ctx, si int, st []Node) bool {
-	base := s.stageStart[si]
-	if len(st) == 1 {
-		return s.runNode(c, base, &st[0], false)
+// runStages runs stages in order and reports whether every node succeeded.
+// Once any action of the saga has failed, no new node starts.
+func (s *Saga) runStages(c *sim.Ctx, stages [][]Node) bool {
+	for si := range stages {
+		if s.failing || !s.runStage(c, stages[si]) {
+			return false
+		}
 	}
-	// Parallel siblings: each node runs in its own executor actor so their
-	// atomic steps interleave; the stage ends when all have ended.
+	return true
+}
+
+// runStage runs the nodes of one stage (in parallel if several) and reports
+// whether they all succeeded.
+func (s *Saga) runStage(c *sim.Ctx, st []Node) bool {
+	if len(st) == 1 {
+		return s.runAny(c, &st[0])
+	}
+	// Parallel siblings: each runs in its own executor actor so their
+	// atomic steps interleave; the stage ends when all have ended (steno
+	// waits for running siblings before it unwinds).
 	kids := make([]*sim.Actor, len(st))
 	ok := make([]bool, len(st))
 	for i := range st {
 		i := i
 		kids[i] = c.Spawn(sim.KindSaga, s.Name+"/"+st[i].Name, func(c *sim.Ctx) {
-			ok[i] = s.runNode(c, base+i, &st[i], false)
+			ok[i] = s.runAny(c, &st[i])
 		})
 	}
 	c.Wait(kids...)
@@ -233,6 +271,20 @@ func (s *Saga) runStage(c *sim.Ctx, si int, st []Node) bool {
 		all = all && ok[i]
 	}
 	return all
+}
+
+func (s *Saga) runAny(c *sim.Ctx, n *Node) bool {
+	if n.Chain != nil {
+		return s.runStages(c, n.Chain)
+	}
+	if s.failing {
+		return false
+	}
+	ok := s.runNode(c, n.idx, n, false)
+	if !ok {
+		s.failing = true
+	}
+	return ok
 }
 
 // runNode runs node idx's action (or undo) to a logged result, re-running
@@ -320,28 +372,29 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
 	}
 }
 
-// unwind undoes, in reverse, every node whose action succeeded, from the
-// stage that failed back to the first. An undo failure leaves the saga stuck.
-func (s *Saga) unwind(c *sim.Ctx, failedStage int) {
-	for si := failedStage; si >= 0; si-- {
-		st := s.Stages[si]
-		base := s.stageStart[si]
+// unwindStages undoes, in reverse stage order, every node of stages whose
+// action succeeded; the undos of one parallel stage run in parallel. It
+// reports false (stuck) as soon as an undo fails.
+func (s *Saga) unwindStages(c *sim.Ctx, stages [][]Node) bool {
+	for si := len(stages) - 1; si >= 0; si-- {
+		st := stages[si]
 		var todo []int
 		for i := range st {
+			nd := &st[i]
 			switch {
-			case s.status[base+i] != NodeSucceeded:
+			case nd.Chain != nil:
+				todo = append(todo, i)
+			case s.status[nd.idx] != NodeSucceeded:
 				// never ran, or failed: its undo never runs
-			case st[i].Undo == nil:
-				s.status[base+i] = NodeUndone
+			case nd.Undo == nil:
+				s.status[nd.idx] = NodeUndone
 			default:
 				todo = append(todo, i)
 			}
 		}
 		if len(todo) == 1 {
-			i := todo[0]
-			if !s.runNode(c, base+i, &st[i], true) {
-				s.State = SagaStuck
-				return
+			if !s.undoAny(c, &st[todo[0]]) {
+				return false
 			}
 			continue
 		}
@@ -351,17 +404,23 @@ func (s *Saga) unwind(c *sim.Ctx, failedStage int) {
 			for j, i := range todo {
 				j, i := j, i
 				kids = append(kids, c.Spawn(sim.KindSaga, s.Name+"/undo "+st[i].Name, func(c *sim.Ctx) {
-					ok[j] = s.runNode(c, base+i, &st[i], true)
+					ok[j] = s.undoAny(c, &st[i])
 				}))
 			}
 			c.Wait(kids...)
 			for j := range todo {
 				if !ok[j] {
-					s.State = SagaStuck
-					return
+					return false
 				}
 			}
 		}
 	}
-	s.State = SagaFailed
+	return true
+}
+
+func (s *Saga) undoAny(c *sim.Ctx, n *Node) bool {
+	if n.Chain != nil {
+		return s.unwindStages(c, n.Chain)
+	}
+	return s.runNode(c, n.idx, n, true)
 }

@@ -26,6 +26,7 @@ const (
 	KnobManualRR
 	KnobRemoveROP
 	KnobActivateTask
+	KnobAttach
 	NumKnobs
 )
 
@@ -50,6 +51,7 @@ var Knobs = []sim.Knob{
 	KnobManualRR:               {Name: "act-manual-rr-request", Default: 3},
 	KnobRemoveROP:              {Name: "act-remove-read-only-parent", Default: 3},
 	KnobActivateTask:           {Name: "act-activate-task", Default: 60},
+	KnobAttach:                 {Name: "act-instance-attach-detach", Default: 5},
 }
 
 // World is one run of the model: the database, the engine run it lives in,
@@ -61,13 +63,30 @@ type World struct {
 	Sagas   []*Saga
 	Crashes int
 
+	Nexuses []*Nexus
+	Tasks   TaskConfig
+	// ActivationsStarted counts task activations (for reports).
+	ActivationsStarted int
+
+	// actions are the driver's action actors (for ActionsDone).
+	actions []*sim.Actor
+
+	// Events reported by acting steps since the oracles last drained them.
+	Events []Event
+
 	// faultsOff turns every fault off (quiescence phase, scripted scenarios).
 	faultsOff bool
+	timersOff bool
+	eventsOff bool
 }
 
 // NewWorld returns an empty world in run r.
 func NewWorld(cfg Config, r *sim.Run) *World {
-	return &World{DB: NewDB(cfg, r.Ch), Run: r}
+	w := &World{DB: NewDB(cfg, r.Ch), Run: r}
+	for i := 0; i < 2; i++ {
+		w.Nexuses = append(w.Nexuses, &Nexus{ID: i})
+	}
+	return w
 }
 
 // FaultsOff stops every fault from now on (the quiescence phase).

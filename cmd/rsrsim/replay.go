@@ -30,8 +30,17 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	record := fs.Uint("record", 0, "trace: only steps touching this record id")
 	from := fs.Uint("from", 0, "trace: first step to show")
 	to := fs.Uint("to", 0, "trace: last step to show")
-	if code, done := parse(fs, args, stderr); done {
+	opFilter := fs.String("op", "", "trace: only operations whose name contains this")
+	kindFilter := fs.String("kind", "", "trace: only actors of this kind (saga, node, task, user, env, test)")
+	schedule := fs.Bool("schedule", false, "print a short numbered schedule (one line per actor's run of steps) instead of the table")
+	chromeOut := fs.String("chrome", "", "also write the trace as Chrome trace-event JSON to this file (open in ui.perfetto.dev); always the whole trace")
+	htmlOut := fs.String("html", "", "also write a self-contained HTML timeline (swimlanes per actor) to this file; always the whole trace")
+	pos, code, done := parseAll(fs, args, stderr)
+	if done {
 		return code
+	}
+	if *kindFilter != "" && !knownActorKind(*kindFilter) {
+		return fail(stderr, "replay", fmt.Errorf("--kind %q: want one of saga, node, task, user, env, test", *kindFilter))
 	}
 	var (
 		t       fuzz.Target
@@ -43,7 +52,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		srcName string
 	)
 	switch {
-	case *seed >= 0 && fs.NArg() > 0:
+	case *seed >= 0 && len(pos) > 0:
 		return fail(stderr, "replay", fmt.Errorf("give a failure file or --seed, not both"))
 	case *seed >= 0:
 		t, eng, err = cf.build()
@@ -52,36 +61,58 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		}
 		res, err = fuzz.ExecuteSeed(t, eng, uint64(*seed), fuzz.RunOptions{KeepTrace: true, KeepRun: true})
 		srcName = fmt.Sprintf("seed %d", *seed)
-	case fs.NArg() == 1:
+	case len(pos) == 1:
 		var ds []sim.Decision
-		file, ds, err = fuzz.LoadFailure(fs.Arg(0))
+		file, ds, err = fuzz.LoadFailure(pos[0])
 		if err != nil {
 			return fail(stderr, "replay", err)
 		}
 		t, err = fuzz.NewTarget(file.Target, file.TargetConfig)
 		if err != nil {
-			return fail(stderr, "replay", fmt.Errorf("%s: %v", fs.Arg(0), err))
+			return fail(stderr, "replay", fmt.Errorf("%s: %v", pos[0], err))
 		}
 		eng = file.Engine
 		want = file.TraceHash
 		rp := sim.NewReplay(ds)
 		res, err = fuzz.Execute(t, eng, rp, fuzz.RunOptions{KeepTrace: true, KeepRun: true})
-		srcName = fs.Arg(0)
-	case fs.NArg() == 0:
+		srcName = pos[0]
+	case len(pos) == 0:
 		return fail(stderr, "replay", fmt.Errorf("give a failure file or --seed N"))
 	default:
-		return fail(stderr, "replay", fmt.Errorf("one failure file at a time (got %d arguments)", fs.NArg()))
+		return fail(stderr, "replay", fmt.Errorf("one failure file at a time (got %d arguments)", len(pos)))
 	}
 	if err != nil {
 		return fail(stderr, "replay", err)
 	}
 	got := fuzz.FormatHash(res.Hash)
 	hashOK := want == "" || want == got
+	views := map[string]string{}
+	if *chromeOut != "" || *htmlOut != "" {
+		meta := fuzz.ViewMeta{Title: srcName, Target: t.Name(), Config: string(t.Config()), Strategy: eng.Strategy, TraceHash: got}
+		if *chromeOut != "" {
+			if err := writeView(*chromeOut, func(w io.Writer) error { return fuzz.WriteChromeTrace(w, res.Run, res.Violation, meta) }); err != nil {
+				return fail(stderr, "replay", fmt.Errorf("writing --chrome: %v", err))
+			}
+			views["chrome"] = *chromeOut
+		}
+		if *htmlOut != "" {
+			if err := writeView(*htmlOut, func(w io.Writer) error { return fuzz.WriteHTMLTimeline(w, res.Run, res.Violation, meta) }); err != nil {
+				return fail(stderr, "replay", fmt.Errorf("writing --html: %v", err))
+			}
+			views["html"] = *htmlOut
+		}
+	}
 	if *asJSON {
 		out := map[string]any{"source": srcName, "target": t.Name(), "trace_hash": got, "steps": res.Steps,
 			"hash_matches": hashOK}
 		if want != "" {
 			out["expected_trace_hash"] = want
+		}
+		for k, p := range views {
+			out[k] = p
+		}
+		if *schedule {
+			out["schedule"] = fuzz.ScheduleLines(res.Run)
 		}
 		if v := res.Violation; v != nil {
 			out["violation"] = fuzz.ViolationJSON{Oracle: v.Oracle, Signature: v.Signature, Detail: v.Detail, Step: v.Step}
@@ -90,8 +121,14 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
 	} else {
-		if !*noTrace {
-			f := fuzz.TraceFilter{Actor: sim.ActorID(*actor), Record: uint32(*record), From: uint32(*from), To: uint32(*to)}
+		switch {
+		case *schedule:
+			fmt.Fprintln(stdout, "schedule:")
+			fuzz.WriteSchedule(stdout, res.Run, nil)
+			fmt.Fprintln(stdout)
+		case !*noTrace:
+			f := fuzz.TraceFilter{Actor: sim.ActorID(*actor), Record: uint32(*record), From: uint32(*from), To: uint32(*to),
+				Op: *opFilter, Kind: *kindFilter}
 			fuzz.WriteTraceTable(stdout, res.Run, f)
 			fmt.Fprintln(stdout)
 		}
@@ -104,10 +141,12 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		default:
 			fmt.Fprintf(stdout, "\nWARNING: the failure file recorded trace hash %s: this replay DIFFERS (the model or engine changed since it was written)\n", want)
 		}
-		if v := res.Violation; v != nil {
-			fmt.Fprintf(stdout, "VIOLATION %s at step %d\n  signature: %s\n  %s\n", v.Oracle, v.Step, v.Signature, indent(v.Detail))
-		} else {
-			fmt.Fprintln(stdout, "no violation")
+		printViolation(stdout, res.Violation)
+		if p := views["chrome"]; p != "" {
+			fmt.Fprintf(stdout, "wrote %s (Chrome trace events: open in ui.perfetto.dev)\n", p)
+		}
+		if p := views["html"]; p != "" {
+			fmt.Fprintf(stdout, "wrote %s (HTML timeline)\n", p)
 		}
 	}
 	if !hashOK {
@@ -117,6 +156,15 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		return exitFound
 	}
 	return exitOK
+}
+
+func knownActorKind(name string) bool {
+	for k := sim.ActorKind(0); k.String() != "kind?"; k++ {
+		if k.String() == name {
+			return true
+		}
+	}
+	return false
 }
 
 func indent(s string) string { return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") }

@@ -1,0 +1,289 @@
+package invariants
+
+import (
+	"fmt"
+
+	"github.com/oxide-sim/rsrsim/model"
+	"github.com/oxide-sim/rsrsim/sim"
+)
+
+// AfterStep is the engine hook: event checks on what the step reported,
+// then every state invariant.
+func (ck *Checker) AfterStep(r *sim.Run, e *sim.Entry) *sim.Violation {
+	if v := ck.CheckEvents(); v != nil {
+		return v
+	}
+	return ck.CheckState()
+}
+
+// CheckEvents judges, and drains, the events the acting step reported.
+func (ck *Checker) CheckEvents() *sim.Violation {
+	w := ck.W
+	db := w.DB
+	var found *sim.Violation
+	for _, n := range db.LockNotes {
+		if found == nil && !n.VolumeExisted && ck.on(EvLockMissing) {
+			found = violation(EvLockMissing, "", fmt.Sprintf("a repair lock (volume %d, repair %d) was inserted while volume %d has no row", n.Volume, n.Repair, n.Volume))
+		}
+	}
+	db.LockNotes = db.LockNotes[:0]
+	for _, ev := range w.TakeEvents() {
+		if found != nil {
+			continue
+		}
+		switch ev.Kind {
+		case model.EvStepInserted:
+			if ev.ScannedSoftDeleted && ck.on(EvStepSoftDel) {
+				found = violation(EvStepSoftDel, "", fmt.Sprintf("step %d was inserted for volume %d, which the same activation's scan read as soft-deleted", ev.Step, ev.Volume))
+			} else if !ev.ScannedReferences && ck.on(EvStepNoRef) {
+				found = violation(EvStepNoRef, "", fmt.Sprintf("step %d was inserted for volume %d, whose scanned VCR does not name the region snapshot address of request %d", ev.Step, ev.Volume, ev.Request))
+			}
+		case model.EvNotifyAttempt:
+			if ev.ReplaceResultDeleted && ck.on(EvNotifyDeleted) {
+				found = violation(EvNotifyDeleted, "", fmt.Sprintf("step saga for step %d attempted an Upstairs notification for volume %d after its replace node saw the volume deleted", ev.Step, ev.Volume))
+			}
+		case model.EvVolumeHardDeleted:
+			if !ck.on(EvHardDel) {
+				continue
+			}
+			claimed := ck.claimedRegions()
+			for i := range db.Regions {
+				r := &db.Regions[i]
+				if !r.ReadOnly && r.VolumeID == ev.Volume && !contains(claimed, r.ID) {
+					found = violation(EvHardDel, "", fmt.Sprintf("volume %d was hard-deleted by a volume-delete saga while read/write region %d still names it", ev.Volume, r.ID))
+					break
+				}
+			}
+		}
+	}
+	return found
+}
+
+// DrainOutcome is what the quiescence phase hands to CheckQuiescence.
+type DrainOutcome struct {
+	Converged bool
+	Passes    int
+	Statuses  []*model.TaskStatus
+}
+
+// CheckQuiescence runs the liveness checks after a drain (spec 40 §13,
+// spec 30 §C).
+func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
+	w := ck.W
+	db := w.DB
+	if ck.on(EndNoStuckSaga) {
+		for _, s := range w.Sagas {
+			if s.State == model.SagaStuck {
+				return violation(EndNoStuckSaga, s.Name+"/"+s.StuckNode, fmt.Sprintf("saga %s (%d) is stuck: the undo of node %s failed: %v", s.Name, s.ID, s.StuckNode, s.UndoErr))
+			}
+		}
+	}
+	if ck.on(LiveDrainConverges) && !d.Converged {
+		return violation(LiveDrainConverges, "", fmt.Sprintf("after %d passes the background tasks still act on every pass (a saga that keeps unwinding, or work that never finishes)", d.Passes))
+	}
+	if ck.on(EndTaskErrors) {
+		for _, st := range d.Statuses {
+			if len(st.Errors) > 0 {
+				return violation(EndTaskErrors, st.Task.String(), fmt.Sprintf("at the fixpoint, task %s reports %d error(s), first: %s", st.Task, len(st.Errors), st.Errors[0]))
+			}
+		}
+	}
+	if ck.on(LiveRequest) {
+		for i := range db.Requests {
+			if q := &db.Requests[i]; q.State != model.RSRComplete {
+				return violation(LiveRequest, q.State.String(), fmt.Sprintf("request %d for region snapshot %v is stuck in %s", q.ID, q.Old, q.State))
+			}
+		}
+	}
+	if ck.on(LiveStep) {
+		for i := range db.Steps {
+			if s := &db.Steps[i]; s.State != model.StepVolumeDeleted {
+				return violation(LiveStep, s.State.String(), fmt.Sprintf("step %d (volume %d) is stuck in %s", s.ID, s.VolumeID, s.State))
+			}
+		}
+	}
+	if ck.on(LiveRR) {
+		for i := range db.RRequests {
+			if q := &db.RRequests[i]; q.State != model.RRComplete {
+				return violation(LiveRR, q.State.String(), fmt.Sprintf("region replacement %d (region %d) is stuck in %s", q.ID, q.OldRegionID, q.State))
+			}
+		}
+	}
+	if ck.on(EndNoLocks) && len(db.Locks) > 0 {
+		l := db.Locks[0]
+		return violation(EndNoLocks, lockOwnerShape(db, l.RepairID), fmt.Sprintf("%d repair lock(s) remain; first: volume %d held by %d", len(db.Locks), l.VolumeID, l.RepairID))
+	}
+	if ck.on(EndRelockOK) {
+		for i := range db.Disks {
+			d := &db.Disks[i]
+			if !d.Deleted && db.LockOn(d.VolumeID) != nil {
+				return violation(EndRelockOK, "", fmt.Sprintf("disk %d's volume %d cannot be locked: it is held by %d", d.ID, d.VolumeID, db.LockOn(d.VolumeID).RepairID))
+			}
+		}
+	}
+	if ck.on(EndCompleteNoRef) {
+		for i := range db.Requests {
+			q := &db.Requests[i]
+			if q.State != model.RSRComplete {
+				continue
+			}
+			if rs, ok := db.RegionSnapshotGet(q.Old); ok {
+				return violation(EndCompleteNoRef, "region-snapshot-present", fmt.Sprintf("request %d is Complete but region snapshot %v still exists (deleting=%v)", q.ID, q.Old, rs.Deleting))
+			}
+		}
+	}
+	if ck.on(EndExpungedHealthy) {
+		if v := ck.checkExpungedDependencies(); v != nil {
+			return v
+		}
+	}
+	if ck.on(EndRORefcount) {
+		for i := range db.Regions {
+			r := &db.Regions[i]
+			if !r.ReadOnly {
+				continue
+			}
+			n := 0
+			for j := range db.Usages {
+				if u := &db.Usages[j]; u.Res.Kind == model.UsageReadOnlyRegion && u.Res.RegionID == r.ID {
+					n++
+				}
+			}
+			if n == 0 {
+				return violation(EndRORefcount, "", fmt.Sprintf("read-only region %d (owner volume %d, deleting=%v) has no usage row: nothing will ever free it", r.ID, r.VolumeID, r.Deleting))
+			}
+		}
+	}
+	if ck.on(EndOrphanRW) {
+		for i := range db.Regions {
+			r := &db.Regions[i]
+			if !r.ReadOnly && db.Volume(r.VolumeID) == nil {
+				return violation(EndOrphanRW, "", fmt.Sprintf("read/write region %d names volume %d, which has no row", r.ID, r.VolumeID))
+			}
+		}
+	}
+	return nil
+}
+
+func lockOwnerShape(db *model.DB, repair model.UUID) string {
+	switch {
+	case db.Request(repair) != nil:
+		return "request-" + db.Request(repair).State.String()
+	case db.Step(repair) != nil:
+		return "step-" + db.Step(repair).State.String()
+	case db.RRequest(repair) != nil:
+		return "region-replacement-" + db.RRequest(repair).State.String()
+	}
+	return "saga-lock"
+}
+
+// checkExpungedDependencies: a live disk, snapshot or image volume must not
+// use storage on an expunged physical disk while the same Region node has a
+// member on healthy storage (replacement had something to copy from).
+func (ck *Checker) checkExpungedDependencies() *sim.Violation {
+	db := ck.W.DB
+	users := make([]model.UUID, 0, len(db.Disks)+len(db.Snapshots)+len(db.Images))
+	for i := range db.Disks {
+		if !db.Disks[i].Deleted {
+			users = append(users, db.Disks[i].VolumeID)
+		}
+	}
+	for i := range db.Snapshots {
+		if !db.Snapshots[i].Deleted {
+			users = append(users, db.Snapshots[i].VolumeID)
+		}
+	}
+	for i := range db.Images {
+		if !db.Images[i].Deleted {
+			users = append(users, db.Images[i].VolumeID)
+		}
+	}
+	for _, id := range users {
+		v := db.Volume(id)
+		if v == nil || v.SoftDeleted {
+			continue
+		}
+		if x := ck.expungedInRegionSets(v, v.Data); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+func (ck *Checker) expungedInRegionSets(vol *model.Volume, v *model.VCR) *sim.Violation {
+	if v == nil {
+		return nil
+	}
+	if v.Kind == model.VCRRegion {
+		db := ck.W.DB
+		var bad model.Addr
+		nBad, nGood := 0, 0
+		for _, t := range v.Targets {
+			d := db.DatasetByIP(t.IP)
+			if d == nil {
+				continue
+			}
+			if gone(db, d.ID) {
+				bad = t
+				nBad++
+			} else {
+				nGood++
+			}
+		}
+		if nBad > 0 && nGood > 0 {
+			kind := "read-write"
+			if v.ReadOnly {
+				kind = "read-only"
+			}
+			return violation(EndExpungedHealthy, kind, fmt.Sprintf("live volume %d still uses %v on an expunged disk, while %d member(s) of the same region set are healthy", vol.ID, bad, nGood))
+		}
+		return nil
+	}
+	for _, s := range v.SubVolumes {
+		if x := ck.expungedInRegionSets(vol, s); x != nil {
+			return x
+		}
+	}
+	return ck.expungedInRegionSets(vol, v.ReadOnlyParent)
+}
+
+// CheckEmpty is the final cleanliness check after every user object was
+// deleted and the system drained again (spec 30 §C.1, §C.9 item 6):
+// nothing of Crucible's may remain, except on expunged datasets.
+func (ck *Checker) CheckEmpty() *sim.Violation {
+	if !ck.on(EndNoResources) {
+		return nil
+	}
+	db := ck.W.DB
+	for i := range db.Regions {
+		r := &db.Regions[i]
+		if gone(db, r.DatasetID) {
+			continue
+		}
+		kind := "read-write-region"
+		if r.ReadOnly {
+			kind = "read-only-region"
+		}
+		return violation(EndNoResources, kind, fmt.Sprintf("region %d (owner volume %d, read_only=%v, deleting=%v) remains after every user object was deleted", r.ID, r.VolumeID, r.ReadOnly, r.Deleting))
+	}
+	for i := range db.RegionSnapshots {
+		rs := &db.RegionSnapshots[i]
+		if gone(db, rs.Key.DatasetID) {
+			continue
+		}
+		return violation(EndNoResources, "region-snapshot", fmt.Sprintf("region snapshot %v (deleting=%v) remains after every user object was deleted", rs.Key, rs.Deleting))
+	}
+	for i := range db.Usages {
+		u := &db.Usages[i]
+		shape := "usage-row"
+		if v := db.Volume(u.VolumeID); v == nil {
+			shape = "usage-row-of-missing-volume"
+		}
+		return violation(EndNoResources, shape, fmt.Sprintf("usage row %d (volume %d on %s) remains after every user object was deleted", u.UsageID, u.VolumeID, resString(u.Res)))
+	}
+	objs := db.AgentObjects(nil, true)
+	if len(objs) > 0 {
+		return violation(EndNoResources, "agent-object", fmt.Sprintf("%d Crucible agent object(s) remain after every user object was deleted; first: %+v", len(objs), objs[0]))
+	}
+	return nil
+}

@@ -1,0 +1,506 @@
+package invariants
+
+import (
+	"fmt"
+
+	"github.com/oxide-sim/rsrsim/model"
+	"github.com/oxide-sim/rsrsim/sim"
+)
+
+// Checker runs the oracles against one world. It keeps scratch buffers so
+// that a check after a step allocates nothing when the state is clean.
+type Checker struct {
+	W *model.World
+	// Disabled oracles are skipped (a user's explicit choice, recorded in
+	// the run's configuration; every oracle is on by default).
+	Disabled map[string]bool
+
+	claimed []model.UUID
+	counts  []resCount
+	ro      []model.Addr
+	rw      []model.Addr
+}
+
+type resCount struct {
+	res      model.Resource
+	vcr, use int
+}
+
+// NewChecker returns a checker for w with every oracle on.
+func NewChecker(w *model.World) *Checker { return &Checker{W: w} }
+
+func (ck *Checker) on(name string) bool { return ck.Disabled == nil || !ck.Disabled[name] }
+
+// violation builds a violation; shape is the signature's id-free part.
+func violation(oracle, shape, detail string) *sim.Violation {
+	sig := oracle
+	if shape != "" {
+		sig += ":" + shape
+	}
+	return &sim.Violation{Oracle: oracle, Signature: sig, Detail: detail}
+}
+
+// ---------------------------------------------------------------------------
+// resolution without choices (oracles never draw from the chooser)
+
+// regionAddr is a region's address, if its port is recorded.
+func regionAddr(db *model.DB, r *model.Region) (model.Addr, bool) {
+	if !r.HasPort {
+		return model.Addr{}, false
+	}
+	ds := db.Dataset(r.DatasetID)
+	if ds == nil {
+		return model.Addr{}, false
+	}
+	return model.Addr{IP: ds.IP, Port: r.Port}, true
+}
+
+// resolveRW is target_to_region(.., ReadWrite): a read/write, not deleting
+// region at addr.
+func resolveRW(db *model.DB, a model.Addr) *model.Region {
+	for i := range db.Regions {
+		r := &db.Regions[i]
+		if r.ReadOnly || r.Deleting || !r.HasPort || r.Port != a.Port {
+			continue
+		}
+		if ds := db.Dataset(r.DatasetID); ds != nil && ds.IP == a.IP {
+			return r
+		}
+	}
+	return nil
+}
+
+// resolveRO is read_only_target_to_volume_resource_usage: a region
+// snapshot with that address, not deleting; else a read-only, not deleting
+// region at addr.
+func resolveRO(db *model.DB, a model.Addr) (model.Resource, bool) {
+	for i := range db.RegionSnapshots {
+		rs := &db.RegionSnapshots[i]
+		if rs.Addr == a && !rs.Deleting {
+			return model.Resource{Kind: model.UsageRegionSnapshot, RS: rs.Key}, true
+		}
+	}
+	for i := range db.Regions {
+		r := &db.Regions[i]
+		if !r.ReadOnly || r.Deleting || !r.HasPort || r.Port != a.Port {
+			continue
+		}
+		if ds := db.Dataset(r.DatasetID); ds != nil && ds.IP == a.IP {
+			return model.Resource{Kind: model.UsageReadOnlyRegion, RegionID: r.ID}, true
+		}
+	}
+	return model.Resource{}, false
+}
+
+// roTargets appends every read-only target of v at every level.
+func roTargets(dst []model.Addr, v *model.VCR) []model.Addr {
+	if v == nil {
+		return dst
+	}
+	switch v.Kind {
+	case model.VCRRegion:
+		if v.ReadOnly {
+			dst = append(dst, v.Targets...)
+		}
+	case model.VCRVolume:
+		for _, s := range v.SubVolumes {
+			dst = roTargets(dst, s)
+		}
+		dst = roTargets(dst, v.ReadOnlyParent)
+	}
+	return dst
+}
+
+// rwTargets appends the read/write targets of v's sub-volumes.
+func rwTargets(dst []model.Addr, v *model.VCR) []model.Addr {
+	if v == nil {
+		return dst
+	}
+	switch v.Kind {
+	case model.VCRRegion:
+		if !v.ReadOnly {
+			dst = append(dst, v.Targets...)
+		}
+	case model.VCRVolume:
+		for _, s := range v.SubVolumes {
+			dst = rwTargets(dst, s)
+		}
+	}
+	return dst
+}
+
+// claimedRegions lists the regions that in-flight sagas allocated or are
+// moving (model.Saga.Claims): a read/write region whose volume row is
+// absent is not an orphan while such a saga may still delete or re-home it.
+func (ck *Checker) claimedRegions() []model.UUID {
+	ck.claimed = ck.claimed[:0]
+	for _, s := range ck.W.Sagas {
+		if !s.Finished() {
+			ck.claimed = append(ck.claimed, s.Claims...)
+		}
+	}
+	return ck.claimed
+}
+
+func contains(s []model.UUID, id model.UUID) bool {
+	for _, x := range s {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------------
+// state invariants
+
+// CheckState runs every state invariant and returns the first violation.
+func (ck *Checker) CheckState() *sim.Violation {
+	db := ck.W.DB
+	for i := range db.Volumes {
+		v := &db.Volumes[i]
+		if v.SoftDeleted {
+			continue
+		}
+		if x := ck.checkLiveVolume(v); x != nil {
+			return x
+		}
+	}
+	if ck.on(V2NoSnapshotOfRO) {
+		for i := range db.Usages {
+			u := &db.Usages[i]
+			if u.Res.Kind != model.UsageRegionSnapshot {
+				continue
+			}
+			if r := db.Region(u.Res.RS.RegionID); r != nil && r.ReadOnly {
+				return violation(V2NoSnapshotOfRO, "", fmt.Sprintf("usage row %d of volume %d names read-only region %d as a region snapshot's region", u.UsageID, u.VolumeID, r.ID))
+			}
+		}
+	}
+	if ck.on(NoLiveUsageOnFreed) {
+		for i := range db.Usages {
+			u := &db.Usages[i]
+			v := db.Volume(u.VolumeID)
+			if v == nil || v.SoftDeleted {
+				continue
+			}
+			switch u.Res.Kind {
+			case model.UsageReadOnlyRegion:
+				r := db.Region(u.Res.RegionID)
+				if r == nil || r.Deleting {
+					return violation(NoLiveUsageOnFreed, "read-only-region", fmt.Sprintf("live volume %d has a usage row on read-only region %d, which is %s", u.VolumeID, u.Res.RegionID, goneOrDeleting(r == nil)))
+				}
+			case model.UsageRegionSnapshot:
+				rs := db.RegionSnapshot(u.Res.RS)
+				if rs == nil || rs.Deleting {
+					return violation(NoLiveUsageOnFreed, "region-snapshot", fmt.Sprintf("live volume %d has a usage row on region snapshot %v, which is %s", u.VolumeID, u.Res.RS, goneOrDeleting(rs == nil)))
+				}
+			}
+		}
+	}
+	if ck.on(RSOnRegionDataset) {
+		for i := range db.RegionSnapshots {
+			rs := &db.RegionSnapshots[i]
+			if r := db.Region(rs.Key.RegionID); r != nil && r.DatasetID != rs.Key.DatasetID {
+				return violation(RSOnRegionDataset, "", fmt.Sprintf("region snapshot %v is not on region %d's dataset %d", rs.Key, r.ID, r.DatasetID))
+			}
+		}
+	}
+	if ck.on(NoOrphanRWRegion) {
+		claimed := ck.claimedRegions()
+		for i := range db.Regions {
+			r := &db.Regions[i]
+			if r.ReadOnly || db.Volume(r.VolumeID) != nil || contains(claimed, r.ID) {
+				continue
+			}
+			return violation(NoOrphanRWRegion, "", fmt.Sprintf("read/write region %d names volume %d, which has no row, and no running saga will delete or re-home it", r.ID, r.VolumeID))
+		}
+	}
+	if x := ck.checkRequests(); x != nil {
+		return x
+	}
+	return ck.checkLocks()
+}
+
+func goneOrDeleting(gone bool) string {
+	if gone {
+		return "gone"
+	}
+	return "marked deleting"
+}
+
+// checkLiveVolume checks V1, usage-matches-vcr, no-free-while-referenced and
+// region-set-redundancy for one live volume.
+func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
+	db := ck.W.DB
+	ck.rw = rwTargets(ck.rw[:0], v.Data)
+	ck.ro = roTargets(ck.ro[:0], v.Data)
+	for _, a := range ck.rw {
+		r := resolveRW(db, a)
+		if r == nil {
+			if ck.on(V1TargetResolves) {
+				return violation(V1TargetResolves, "read-write", fmt.Sprintf("live volume %d's read/write target %v resolves to no live read/write region", v.ID, a))
+			}
+			continue
+		}
+		if ck.on(NoFreeWhileReferenced) && !agentRegionAlive(db, r.DatasetID, r.ID) {
+			return violation(NoFreeWhileReferenced, "read-write-region", fmt.Sprintf("live volume %d's read/write target %v is region %d, which its agent has destroyed", v.ID, a, r.ID))
+		}
+	}
+	ck.counts = ck.counts[:0]
+	for _, a := range ck.ro {
+		res, ok := resolveRO(db, a)
+		if !ok {
+			if ck.on(V1TargetResolves) {
+				return violation(V1TargetResolves, "read-only", fmt.Sprintf("live volume %d's read-only target %v resolves to no live region snapshot or read-only region", v.ID, a))
+			}
+			continue
+		}
+		if ck.on(NoFreeWhileReferenced) {
+			if res.Kind == model.UsageRegionSnapshot && !agentRunningAlive(db, res.RS) {
+				return violation(NoFreeWhileReferenced, "region-snapshot", fmt.Sprintf("live volume %d's read-only target %v is region snapshot %v, whose downstairs its agent has destroyed", v.ID, a, res.RS))
+			}
+			if res.Kind == model.UsageReadOnlyRegion {
+				if r := db.Region(res.RegionID); r != nil && !agentRegionAlive(db, r.DatasetID, r.ID) {
+					return violation(NoFreeWhileReferenced, "read-only-region", fmt.Sprintf("live volume %d's read-only target %v is region %d, which its agent has destroyed", v.ID, a, r.ID))
+				}
+			}
+		}
+		ck.bump(res, 1, 0)
+	}
+	if ck.on(UsageMatchesVCR) {
+		for i := range db.Usages {
+			if u := &db.Usages[i]; u.VolumeID == v.ID {
+				ck.bump(u.Res, 0, 1)
+			}
+		}
+		for _, c := range ck.counts {
+			if c.vcr != c.use {
+				return violation(UsageMatchesVCR, usageShape(c), fmt.Sprintf("live volume %d names %s %d time(s) in its VCR but has %d usage row(s) for it", v.ID, resString(c.res), c.vcr, c.use))
+			}
+		}
+	}
+	if ck.on(RegionSetRedundancy) {
+		if x := ck.checkRegionSets(v, v.Data); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+func usageShape(c resCount) string {
+	switch {
+	case c.vcr == 0:
+		return "row-without-target"
+	case c.use == 0:
+		return "target-without-row"
+	case c.use > c.vcr:
+		return "extra-rows"
+	}
+	return "missing-rows"
+}
+
+func resString(r model.Resource) string {
+	if r.Kind == model.UsageReadOnlyRegion {
+		return fmt.Sprintf("read-only region %d", r.RegionID)
+	}
+	return fmt.Sprintf("region snapshot %v", r.RS)
+}
+
+func (ck *Checker) bump(res model.Resource, vcr, use int) {
+	for i := range ck.counts {
+		if ck.counts[i].res == res {
+			ck.counts[i].vcr += vcr
+			ck.counts[i].use += use
+			return
+		}
+	}
+	ck.counts = append(ck.counts, resCount{res: res, vcr: vcr, use: use})
+}
+
+// agentRegionAlive: the region exists on its agent (Created), or its
+// dataset is gone (expunged: Nexus never talks to it again).
+func agentRegionAlive(db *model.DB, ds, region model.UUID) bool {
+	if gone(db, ds) {
+		return true
+	}
+	for i := range db.Agent.Regions {
+		r := &db.Agent.Regions[i]
+		if r.Dataset == ds && r.Region == region {
+			return r.State == model.AgentCreated
+		}
+	}
+	return false
+}
+
+// agentRunningAlive: the region snapshot's downstairs runs, or its dataset
+// is gone.
+func agentRunningAlive(db *model.DB, k model.RSKey) bool {
+	if gone(db, k.DatasetID) {
+		return true
+	}
+	for i := range db.Agent.Running {
+		r := &db.Agent.Running[i]
+		if r.Dataset == k.DatasetID && r.Region == k.RegionID && r.Snapshot == k.SnapshotID {
+			return !r.Destroyed
+		}
+	}
+	return false
+}
+
+func gone(db *model.DB, ds model.UUID) bool {
+	in, err := db.DatasetInService(ds)
+	return err == nil && !in
+}
+
+// placement returns the zpool and sled behind a target, if it resolves.
+func placement(db *model.DB, a model.Addr) (pool, sled model.UUID, ok bool) {
+	d := db.DatasetByIP(a.IP)
+	if d == nil {
+		return 0, 0, false
+	}
+	z := db.Zpool(d.PoolID)
+	if z == nil {
+		return 0, 0, false
+	}
+	return z.ID, z.SledID, true
+}
+
+// checkRegionSets walks every Region node of v (sub-volumes and read-only
+// parents) and requires its targets to be distinct, on distinct zpools and
+// on distinct sleds.
+func (ck *Checker) checkRegionSets(vol *model.Volume, v *model.VCR) *sim.Violation {
+	if v == nil {
+		return nil
+	}
+	if v.Kind == model.VCRRegion {
+		db := ck.W.DB
+		ts := v.Targets
+		for i := 0; i < len(ts); i++ {
+			pi, si, oki := placement(db, ts[i])
+			for j := i + 1; j < len(ts); j++ {
+				if ts[i] == ts[j] {
+					return violation(RegionSetRedundancy, "same-target", fmt.Sprintf("live volume %d has a Region naming target %v twice", vol.ID, ts[i]))
+				}
+				pj, sj, okj := placement(db, ts[j])
+				if !oki || !okj {
+					continue
+				}
+				if pi == pj {
+					return violation(RegionSetRedundancy, "same-zpool", fmt.Sprintf("live volume %d has a Region whose targets %v and %v are on the same zpool %d", vol.ID, ts[i], ts[j], pi))
+				}
+				if si == sj {
+					return violation(RegionSetRedundancy, "same-sled", fmt.Sprintf("live volume %d has a Region whose targets %v and %v are on the same sled %d (zpools %d and %d)", vol.ID, ts[i], ts[j], si, pi, pj))
+				}
+			}
+		}
+		return nil
+	}
+	for _, s := range v.SubVolumes {
+		if x := ck.checkRegionSets(vol, s); x != nil {
+			return x
+		}
+	}
+	return ck.checkRegionSets(vol, v.ReadOnlyParent)
+}
+
+// checkRequests checks the request and step state machines and
+// INV-NEWREGION.
+func (ck *Checker) checkRequests() *sim.Violation {
+	db := ck.W.DB
+	prefix1 := db.Cfg.Switches.NoNewRegionVolume
+	for i := range db.Requests {
+		q := &db.Requests[i]
+		if ck.on(RequestStateConsist) {
+			owned := q.State == model.RSRAllocating || q.State == model.RSRDeletingOldVolume || q.State == model.RSRCompleting
+			if owned != (q.OperatingSagaID != 0) {
+				return violation(RequestStateConsist, "op-"+q.State.String(), fmt.Sprintf("request %d is %s with operating saga %d", q.ID, q.State, q.OperatingSagaID))
+			}
+			switch q.State {
+			case model.RSRRequested, model.RSRAllocating:
+				if q.NewRegionID != 0 || q.OldSnapshotVolumeID != 0 || q.NewRegionVolumeID != 0 {
+					return violation(RequestStateConsist, "ids-"+q.State.String(), fmt.Sprintf("request %d is %s but has replacement ids set", q.ID, q.State))
+				}
+			case model.RSRReplacementDone, model.RSRDeletingOldVolume, model.RSRRunning, model.RSRCompleting:
+				if q.NewRegionID == 0 || q.OldSnapshotVolumeID == 0 || (q.NewRegionVolumeID == 0) != prefix1 {
+					return violation(RequestStateConsist, "ids-"+q.State.String(), fmt.Sprintf("request %d is %s but new_region_id=%d old_snapshot_volume_id=%d new_region_volume_id=%d", q.ID, q.State, q.NewRegionID, q.OldSnapshotVolumeID, q.NewRegionVolumeID))
+				}
+			}
+		}
+		if ck.on(NewRegionAlive) && (q.State == model.RSRReplacementDone || q.State == model.RSRDeletingOldVolume || q.State == model.RSRRunning) {
+			r := db.Region(q.NewRegionID)
+			if r == nil || r.Deleting {
+				return violation(NewRegionAlive, q.State.String(), fmt.Sprintf("request %d is %s but its new region %d is %s", q.ID, q.State, q.NewRegionID, goneOrDeleting(r == nil)))
+			}
+		}
+	}
+	if ck.on(StepStateConsist) {
+		for i := range db.Steps {
+			s := &db.Steps[i]
+			if (s.State == model.StepRunning) != (s.OperatingSagaID != 0) {
+				return violation(StepStateConsist, "op-"+s.State.String(), fmt.Sprintf("step %d is %s with operating saga %d", s.ID, s.State, s.OperatingSagaID))
+			}
+			if s.State == model.StepComplete && s.OldSnapshotVolumeID == 0 {
+				return violation(StepStateConsist, "no-stash", fmt.Sprintf("step %d is Complete with no old_snapshot_volume_id", s.ID))
+			}
+		}
+	}
+	return nil
+}
+
+// LiveLockIDs appends the lock ids of snapshot-create sagas still running
+// (their TAKE_VOLUME_LOCK may hold a lock).
+func liveLockIDs(w *model.World, dst []model.UUID) []model.UUID {
+	for _, s := range w.Sagas {
+		if s.State == model.SagaRunning || s.State == model.SagaUnwinding {
+			if id := s.LockID(); id != 0 {
+				dst = append(dst, id)
+			}
+		}
+	}
+	return dst
+}
+
+// checkLocks checks one-lock-per-volume and lock-owner-live.
+func (ck *Checker) checkLocks() *sim.Violation {
+	db := ck.W.DB
+	if ck.on(OneLockPerVolume) {
+		for i := range db.Locks {
+			for j := i + 1; j < len(db.Locks); j++ {
+				if db.Locks[i].VolumeID == db.Locks[j].VolumeID {
+					return violation(OneLockPerVolume, "", fmt.Sprintf("volume %d has two repair locks (%d and %d)", db.Locks[i].VolumeID, db.Locks[i].RepairID, db.Locks[j].RepairID))
+				}
+			}
+		}
+	}
+	if !ck.on(LockOwnerLive) || len(db.Locks) == 0 {
+		return nil
+	}
+	ck.claimed = liveLockIDs(ck.W, ck.claimed[:0])
+	for i := range db.Locks {
+		l := &db.Locks[i]
+		if q := db.Request(l.RepairID); q != nil {
+			if q.State == model.RSRComplete {
+				return violation(LockOwnerLive, "request-Complete", fmt.Sprintf("volume %d is locked by request %d, which is Complete", l.VolumeID, q.ID))
+			}
+			continue
+		}
+		if s := db.Step(l.RepairID); s != nil {
+			if s.State != model.StepRequested && s.State != model.StepRunning {
+				return violation(LockOwnerLive, "step-"+s.State.String(), fmt.Sprintf("volume %d is locked by step %d, which is %s", l.VolumeID, s.ID, s.State))
+			}
+			continue
+		}
+		if rr := db.RRequest(l.RepairID); rr != nil {
+			if rr.State == model.RRComplete {
+				return violation(LockOwnerLive, "region-replacement-Complete", fmt.Sprintf("volume %d is locked by region replacement %d, which is Complete", l.VolumeID, rr.ID))
+			}
+			continue
+		}
+		if contains(ck.claimed, l.RepairID) {
+			continue
+		}
+		return violation(LockOwnerLive, "no-live-owner", fmt.Sprintf("volume %d is locked by %d, which is no request, step, region replacement or running snapshot-create saga", l.VolumeID, l.RepairID))
+	}
+	return nil
+}

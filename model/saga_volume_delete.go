@@ -1,0 +1,211 @@
+package model
+
+import "github.com/oxide-sim/rsrsim/sim"
+
+// The volume-delete saga (omicron nexus/src/app/sagas/volume_delete.rs,
+// create_dag, saga name "volume-delete"; spec 20 §7). It is only ever used
+// as a subsaga here: disk delete, snapshot delete (twice, in parallel),
+// image delete, the RSR garbage-collect, step garbage-collect and finish
+// sagas, the region replacement finish saga and read-only parent removal.
+// No node has an undo: a failure unwinds only the parent's earlier nodes.
+
+var (
+	opSoftDeleteVolume    = sim.RegisterOp("soft_delete_volume")
+	opRegionsToDelete     = sim.RegisterOp("regions_to_delete")
+	opSnapshotsToDelete   = sim.RegisterOp("snapshots_to_delete (one region snapshot)")
+	opAgentRegionDelete   = sim.RegisterOp("agent: delete region")
+	opAgentRunSnapDelete  = sim.RegisterOp("agent: delete running snapshot")
+	opAgentSnapDelete     = sim.RegisterOp("agent: delete snapshot")
+	opRegionsHardDelete   = sim.RegisterOp("regions_hard_delete")
+	opRegionSnapRemove    = sim.RegisterOp("region_snapshot_remove")
+	opFindDeletedRegions  = sim.RegisterOp("find_deleted_volume_regions")
+	opVolumeHardDelete    = sim.RegisterOp("volume_hard_delete")
+	opGetAllocatedRegions = sim.RegisterOp("get_allocated_regions")
+)
+
+// volDeleteState holds the persisted outputs of one volume-delete subsaga.
+type volDeleteState struct {
+	volume    UUID
+	resources CrucibleResources // DECREASE_CRUCIBLE_RESOURCE_COUNT output
+	freed     FreedResources    // FIND_FREED_CRUCIBLE_REGIONS output
+}
+
+// VolumeDeleteSubsaga returns the nodes of a volume-delete subsaga on
+// volume, ready to inline into a parent saga with Subsaga.
+func (w *World) VolumeDeleteSubsaga(name string, volume UUID) [][]Node {
+	st := &volDeleteState{volume: volume}
+	return Subsaga(name, [][]Node{
+		{{Name: "decrease_crucible_resource_count", Action: st.decreaseResourceCount}},
+		{
+			{Name: "delete_crucible_regions", Action: st.deleteCrucibleRegions},
+			{Name: "delete_crucible_running_snapshots", Action: st.deleteRunningSnapshots},
+		},
+		{{Name: "delete_crucible_snapshots", Action: st.deleteSnapshots}},
+		{{Name: "delete_crucible_snapshot_records", Action: st.deleteSnapshotRecords}},
+		{{Name: "find_freed_crucible_regions", Action: st.findFreedRegions}},
+		{{Name: "delete_freed_crucible_regions", Action: st.deleteFreedRegions}},
+		{{Name: "hard_delete_volume_record", Action: st.hardDeleteVolumeRecord}},
+	})
+}
+
+// decreaseResourceCount is svd_decrease_crucible_resource_count: the
+// soft_delete_volume transaction. Its output is the freed resources list.
+func (st *volDeleteState) decreaseResourceCount(x *NodeCtx) error {
+	x.Step(opSoftDeleteVolume)
+	res, err := x.DB.SoftDeleteVolume(st.volume)
+	x.Result(errOutcome(err), uint32(st.volume), 0)
+	if err != nil {
+		return err
+	}
+	st.resources = res
+	return nil
+}
+
+// deleteCrucibleRegions is svd_delete_crucible_regions: look up the listed
+// regions that still exist, delete each on its agent, then hard-delete their
+// rows in one transaction.
+func (st *volDeleteState) deleteCrucibleRegions(x *NodeCtx) error {
+	x.Step(opRegionsToDelete)
+	regs := x.DB.RegionsToDelete(nil, &st.resources)
+	for _, r := range regs {
+		x.Step(opAgentRegionDelete)
+		err := x.W.AgentRegionDelete(x.Ctx, r.DatasetID, r.ID)
+		x.Result(errOutcome(err), uint32(r.ID), 0)
+		if err != nil {
+			return err
+		}
+	}
+	ids := make([]UUID, len(regs))
+	for i, r := range regs {
+		ids[i] = r.ID
+	}
+	x.Step(opRegionsHardDelete)
+	err := x.DB.RegionsHardDelete(ids)
+	x.Result(errOutcome(err), uint32(len(ids)), 0)
+	return err
+}
+
+// snapshotsToDelete is the [MULTI] snapshots_to_delete: one query per
+// listed region snapshot, skipping rows that are gone.
+func (st *volDeleteState) snapshotsToDelete(x *NodeCtx) []RegionSnapshot {
+	var out []RegionSnapshot
+	for _, k := range st.resources.RegionSnapshots {
+		x.Step(opSnapshotsToDelete)
+		if rs, ok := x.DB.SnapshotToDelete(k); ok {
+			out = append(out, rs)
+			x.Result(outFound, uint32(k.RegionID), uint32(k.SnapshotID))
+		} else {
+			x.Result(outNone, uint32(k.RegionID), uint32(k.SnapshotID))
+		}
+	}
+	return out
+}
+
+// deleteRunningSnapshots is svd_delete_crucible_running_snapshots.
+func (st *volDeleteState) deleteRunningSnapshots(x *NodeCtx) error {
+	for _, rs := range st.snapshotsToDelete(x) {
+		x.Step(opAgentRunSnapDelete)
+		err := x.W.AgentRunningSnapshotDelete(x.Ctx, rs.Key)
+		x.Result(errOutcome(err), uint32(rs.Key.RegionID), uint32(rs.Key.SnapshotID))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSnapshots is svd_delete_crucible_snapshots.
+func (st *volDeleteState) deleteSnapshots(x *NodeCtx) error {
+	for _, rs := range st.snapshotsToDelete(x) {
+		x.Step(opAgentSnapDelete)
+		err := x.W.AgentSnapshotDelete(x.Ctx, rs.Key)
+		x.Result(errOutcome(err), uint32(rs.Key.RegionID), uint32(rs.Key.SnapshotID))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSnapshotRecords is svd_delete_crucible_snapshot_records: one
+// region_snapshot_remove statement per region snapshot.
+func (st *volDeleteState) deleteSnapshotRecords(x *NodeCtx) error {
+	for _, rs := range st.snapshotsToDelete(x) {
+		x.Step(opRegionSnapRemove)
+		err := x.DB.RegionSnapshotRemove(rs.Key)
+		x.Result(errOutcome(err), uint32(rs.Key.RegionID), uint32(rs.Key.SnapshotID))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findFreedRegions is svd_find_freed_crucible_regions: the global
+// find_deleted_volume_regions transaction. Its output is persisted, so a
+// re-run of the next node uses the same list.
+func (st *volDeleteState) findFreedRegions(x *NodeCtx) error {
+	x.Step(opFindDeletedRegions)
+	fr, err := x.DB.FindDeletedVolumeRegions()
+	x.Result(errOutcome(err), uint32(len(fr.Regions)), uint32(len(fr.Volumes)))
+	if err != nil {
+		return err
+	}
+	st.freed = fr
+	return nil
+}
+
+// deleteFreedRegions is svd_delete_freed_crucible_regions: for each freed
+// region, agent delete then regions_hard_delete([id]); then hard-delete
+// every listed volume. Pre-fix (switch #6) each region's owning volume is
+// hard-deleted right after that region.
+func (st *volDeleteState) deleteFreedRegions(x *NodeCtx) error {
+	prefix := x.DB.Cfg.Switches.PrematureVolumeHardDelete
+	for _, r := range st.freed.Regions {
+		x.Step(opAgentRegionDelete)
+		err := x.W.AgentRegionDelete(x.Ctx, r.DatasetID, r.RegionID)
+		x.Result(errOutcome(err), uint32(r.RegionID), 0)
+		if err != nil {
+			return err
+		}
+		x.Step(opRegionsHardDelete)
+		err = x.DB.RegionsHardDelete([]UUID{r.RegionID})
+		x.Result(errOutcome(err), uint32(r.RegionID), 0)
+		if err != nil {
+			return err
+		}
+		if prefix && r.VolumeID != 0 {
+			x.W.hardDeleteVolumeChecked(x, r.VolumeID)
+		}
+	}
+	if !prefix {
+		for _, v := range st.freed.Volumes {
+			x.W.hardDeleteVolumeChecked(x, v)
+		}
+	}
+	return nil
+}
+
+// hardDeleteVolumeChecked runs volume_hard_delete as one step and reports
+// the event the "no volume hard-deleted before its read/write regions"
+// oracle judges (EV-HARDDEL).
+func (w *World) hardDeleteVolumeChecked(x *NodeCtx, v UUID) {
+	x.Step(opVolumeHardDelete)
+	x.DB.VolumeHardDelete(v)
+	x.Result(sim.OutOK, uint32(v), 0)
+	w.emit(Event{Kind: EvVolumeHardDeleted, Volume: v, Saga: x.Saga})
+}
+
+// hardDeleteVolumeRecord is svd_hard_delete_volume_record: read every
+// region owned by the volume (read-only ones included); only if there is
+// none, hard-delete the volume in a separate statement.
+func (st *volDeleteState) hardDeleteVolumeRecord(x *NodeCtx) error {
+	x.Step(opGetAllocatedRegions)
+	regs := x.DB.GetAllocatedRegions(nil, st.volume)
+	x.Result(sim.OutOK, uint32(st.volume), uint32(len(regs)))
+	if len(regs) > 0 {
+		return nil
+	}
+	x.W.hardDeleteVolumeChecked(x, st.volume)
+	return nil
+}
