@@ -104,6 +104,9 @@ func WriteChromeTrace(w io.Writer, r *sim.Run, v *sim.Violation, m ViewMeta) err
 		if recs := recordText(e); recs != "" {
 			args["records"] = recs
 		}
+		if e.Note != "" {
+			args["note"] = e.Note
+		}
 		if v != nil && e.Step == v.Step {
 			args["violation"] = v.Oracle
 		}

@@ -89,6 +89,9 @@ func WriteHTMLTimeline(w io.Writer, r *sim.Run, v *sim.Violation, m ViewMeta) er
 		if mk.Records != "" {
 			mk.Title += ", records " + mk.Records
 		}
+		if e.Note != "" {
+			mk.Title += "\n" + e.Note
+		}
 		if v != nil && e.Step == v.Step {
 			mk.Class = "mark viol"
 			mk.Title += "\nVIOLATION " + v.Oracle + ": " + v.Detail

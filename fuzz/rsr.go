@@ -120,11 +120,13 @@ func (t *rsrTarget) Invariants() [][2]string {
 // tasks on two Nexus instances, faults), then quiescence (drain and
 // liveness checks), then delete everything, drain again and check that
 // nothing is left.
-func (t *rsrTarget) Execute(r *sim.Run) {
+func (t *rsrTarget) Execute(r *sim.Run) { t.execute(r) }
+
+func (t *rsrTarget) execute(r *sim.Run) *model.World {
 	w, ck := t.Prepare(r)
 	wl := t.cfg.Workload
 	if w.Setup(wl) != sim.StopIdle {
-		return
+		return w
 	}
 	for k := range w.Tasks.Period {
 		w.Tasks.Period[k] = wl.TaskPeriodMillis
@@ -132,10 +134,31 @@ func (t *rsrTarget) Execute(r *sim.Run) {
 	w.StartTimers()
 	driver := w.SpawnDriver(r, wl)
 	if r.Loop(func(r *sim.Run) bool { return driver.Done() && w.ActionsDone() }) != sim.StopUntil {
-		return
+		return w
 	}
 	t.Quiesce(r, w, ck)
+	return w
 }
+
+// ReplayWorld replays a run of the rsr target from a decision list and
+// returns the world as the run left it, for inspection and for tests that
+// assert end states.
+func ReplayWorld(t Target, eng EngineConfig, src sim.Chooser) (*model.World, *Result, error) {
+	rt, ok := t.(*rsrTarget)
+	if !ok {
+		return nil, nil, fmt.Errorf("target %s has no world to inspect", t.Name())
+	}
+	var w *model.World
+	res, err := Execute(&worldCapture{rt, &w}, eng, src, RunOptions{KeepTrace: true, KeepRun: true})
+	return w, res, err
+}
+
+type worldCapture struct {
+	*rsrTarget
+	w **model.World
+}
+
+func (c *worldCapture) Execute(r *sim.Run) { *c.w = c.execute(r) }
 
 // Prepare builds the world and installs the oracles.
 func (t *rsrTarget) Prepare(r *sim.Run) (*model.World, *invariants.Checker) {

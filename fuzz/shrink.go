@@ -330,8 +330,16 @@ func scheduleGroup(r *sim.Run, g []sim.Entry) string {
 }
 
 // WriteSchedule writes ScheduleLines and, if v is set, the violation.
-func WriteSchedule(w io.Writer, r *sim.Run, v *sim.Violation) error {
-	for _, l := range ScheduleLines(r) {
+// With maxLines > 0 a longer schedule is cut in the middle: its first and
+// last maxLines/2 lines are kept (the end is where the bug shows).
+func WriteSchedule(w io.Writer, r *sim.Run, v *sim.Violation, maxLines int) error {
+	lines := ScheduleLines(r)
+	if maxLines > 0 && len(lines) > maxLines {
+		head, tail := maxLines/2, maxLines-maxLines/2
+		cut := fmt.Sprintf("... %d lines omitted ...", len(lines)-head-tail)
+		lines = append(append(append([]string(nil), lines[:head]...), cut), lines[len(lines)-tail:]...)
+	}
+	for _, l := range lines {
 		if _, err := fmt.Fprintf(w, "  %s\n", l); err != nil {
 			return err
 		}

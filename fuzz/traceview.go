@@ -65,8 +65,12 @@ func WriteTraceTable(w io.Writer, r *sim.Run, f TraceFilter) error {
 		if e.Rec2 != 0 {
 			recs += " " + strconv.FormatUint(uint64(e.Rec2), 10)
 		}
+		out := e.Outcome.String()
+		if e.Note != "" {
+			out += ": " + e.Note
+		}
 		if err := t.Append(strconv.FormatUint(uint64(e.Step), 10), fmt.Sprintf("%.2fs", float64(e.Time)/1000),
-			name, e.Op.String(), e.Outcome.String(), recs); err != nil {
+			name, e.Op.String(), out, recs); err != nil {
 			return err
 		}
 	}

@@ -50,7 +50,15 @@ func (ck *Checker) CheckEvents() *sim.Violation {
 			for i := range db.Regions {
 				r := &db.Regions[i]
 				if !r.ReadOnly && r.VolumeID == ev.Volume && !contains(claimed, r.ID) {
-					found = violation(EvHardDel, "", fmt.Sprintf("volume %d was hard-deleted by a volume-delete saga while read/write region %d still names it", ev.Volume, r.ID))
+					// Shape: was the lingering region one of the volume's
+					// own targets (the premature hard delete of spec 40
+					// #6), or a region the volume never named (allocated
+					// for it by a replacement that did not finish)?
+					shape := "region-not-in-vcr"
+					if regionInVCR(ck.W.DB, ev.VCR, r) {
+						shape = "region-in-vcr"
+					}
+					found = violation(EvHardDel, shape, fmt.Sprintf("volume %d was hard-deleted by a volume-delete saga while read/write region %d still names it (%s)", ev.Volume, r.ID, shape))
 					break
 				}
 			}
@@ -286,4 +294,19 @@ func (ck *Checker) CheckEmpty() *sim.Violation {
 		return violation(EndNoResources, "agent-object", fmt.Sprintf("%d Crucible agent object(s) remain after every user object was deleted; first: %+v", len(objs), objs[0]))
 	}
 	return nil
+}
+
+// regionInVCR reports whether region r's address is a read/write target
+// of vcr.
+func regionInVCR(db *model.DB, vcr *model.VCR, r *model.Region) bool {
+	a, ok := regionAddr(db, r)
+	if !ok || vcr == nil {
+		return false
+	}
+	for _, t := range rwTargets(nil, vcr) {
+		if t == a {
+			return true
+		}
+	}
+	return false
 }

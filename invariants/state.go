@@ -500,6 +500,11 @@ func (ck *Checker) checkLocks() *sim.Violation {
 		if contains(ck.claimed, l.RepairID) {
 			continue
 		}
+		for _, sg := range ck.W.Sagas {
+			if sg.LockID() == l.RepairID {
+				return violation(LockOwnerLive, "saga-"+sg.State.String(), fmt.Sprintf("volume %d is locked by %s saga %d's lock %d, and that saga is %s", l.VolumeID, sg.Name, sg.ID, l.RepairID, sg.State))
+			}
+		}
 		return violation(LockOwnerLive, "no-live-owner", fmt.Sprintf("volume %d is locked by %d, which is no request, step, region replacement or running snapshot-create saga", l.VolumeID, l.RepairID))
 	}
 	return nil

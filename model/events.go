@@ -46,6 +46,8 @@ type Event struct {
 	ReplaceResultDeleted bool
 	VolumeExisted        bool
 	Saga                 *Saga
+	// VCR is the hard-deleted volume's last VCR (EvVolumeHardDeleted).
+	VCR *VCR
 }
 
 // emit records an event for the oracles. Events are buffered in the world
@@ -137,4 +139,13 @@ func replaceOutcome(res VolumeReplaceResult, err error) sim.Outcome {
 		return errOutcome(err)
 	}
 	return replaceOutcomes[res]
+}
+
+// note annotates the current step with err's outcome (and message) and two
+// record ids.
+func note(c *sim.Ctx, err error, rec1, rec2 UUID) {
+	c.Result(errOutcome(err), uint32(rec1), uint32(rec2))
+	if err != nil {
+		c.Note(err.Error())
+	}
 }

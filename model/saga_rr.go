@@ -60,7 +60,7 @@ func (w *World) taskRR(c *sim.Ctx, st *TaskStatus) {
 		}
 		c.Step(opCreateRR) // 3
 		id, err := db.CreateRRequestForRegion(r)
-		c.Result(errOutcome(err), uint32(id), uint32(r.VolumeID))
+		note(c, err, id, r.VolumeID)
 		switch {
 		case err == nil:
 			st.Counts[StRRRequestsCreatedOK]++
@@ -88,7 +88,7 @@ func (w *World) taskRR(c *sim.Ctx, st *TaskStatus) {
 		if db.VolumeDeleted(q.VolumeID) {
 			c.Step(opRRCompleteFromReq) // 6
 			err := db.SetRRCompleteFromRequested(q)
-			c.Result(errOutcome(err), uint32(q.ID), 0)
+			note(c, err, q.ID, UUID(0))
 			if err != nil {
 				st.push(err)
 			} else {
@@ -114,7 +114,7 @@ func (w *World) taskRRDriver(c *sim.Ctx, st *TaskStatus) {
 		if db.HasRepairFinishNotification(q.NewRegionID) {
 			c.Step(opMarkRRDone) // B2 (success not recorded in the status)
 			err := db.MarkRRAsDone(q.ID)
-			c.Result(errOutcome(err), uint32(q.ID), 0)
+			note(c, err, q.ID, UUID(0))
 			if err != nil {
 				st.push(err)
 			}
@@ -178,7 +178,7 @@ func (w *World) NewRRStartSaga(q RRequest) *Saga {
 func (st *rrStart) setSagaID(x *NodeCtx) error {
 	x.Step(opSetRRAllocating)
 	err := x.DB.SetRRAllocating(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -186,7 +186,7 @@ func (st *rrStart) setSagaID(x *NodeCtx) error {
 func (st *rrStart) setSagaIDUndo(x *NodeCtx) error {
 	x.Step(opUndoRRAllocating)
 	err := x.DB.UndoSetRRAllocating(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -195,7 +195,7 @@ func (st *rrStart) setSagaIDUndo(x *NodeCtx) error {
 func (st *rrStart) getExisting(x *NodeCtx) error {
 	x.Step(opGetRegion)
 	old, err := x.DB.GetRegion(st.req.OldRegionID)
-	x.Result(errOutcome(err), uint32(st.req.OldRegionID), 0)
+	note(x.Ctx, err, st.req.OldRegionID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -213,13 +213,13 @@ func (st *rrStart) getExisting(x *NodeCtx) error {
 func (st *rrStart) allocNewRegion(x *NodeCtx) error {
 	x.Step(opGetRegion)
 	old, err := x.DB.GetRegion(st.req.OldRegionID)
-	x.Result(errOutcome(err), uint32(st.req.OldRegionID), 0)
+	note(x.Ctx, err, st.req.OldRegionID, UUID(0))
 	if err != nil {
 		return err
 	}
 	x.Step(opRegionAllocate)
 	regs, err := x.DB.RegionAllocate(old.VolumeID, 0, AllocRandomDistinctSleds, 4)
-	x.Result(errOutcome(err), uint32(old.VolumeID), uint32(len(regs)))
+	note(x.Ctx, err, old.VolumeID, UUID(len(regs)))
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (st *rrStart) allocNewRegionUndo(x *NodeCtx) error {
 	}
 	x.Step(opRegionsHardDelete)
 	err := x.DB.RegionsHardDelete([]UUID{r.ID})
-	x.Result(errOutcome(err), uint32(r.ID), 0)
+	note(x.Ctx, err, r.ID, UUID(0))
 	return err
 }
 
@@ -273,7 +273,7 @@ func (st *rrStart) newRegionEnsureUndo(x *NodeCtx) error {
 func (st *rrStart) getOldRegionAddress(x *NodeCtx) error {
 	x.Step(opGetRegion)
 	a, ok, err := x.DB.RegionAddr(st.req.OldRegionID)
-	x.Result(errOutcome(err), uint32(st.req.OldRegionID), 0)
+	note(x.Ctx, err, st.req.OldRegionID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (st *rrStart) getOldRegionAddress(x *NodeCtx) error {
 func (st *rrStart) getOldRegionVolumeID(x *NodeCtx) error {
 	x.Step(opGetRegion)
 	old, err := x.DB.GetRegion(st.req.OldRegionID)
-	x.Result(errOutcome(err), uint32(st.req.OldRegionID), 0)
+	note(x.Ctx, err, st.req.OldRegionID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -337,7 +337,7 @@ func (st *rrStart) replaceRegionUndo(x *NodeCtx) error {
 func (st *rrStart) createFakeVolume(x *NodeCtx) error {
 	x.Step(opVolumeCreate)
 	err := x.DB.VolumeCreate(st.tvID, SingleRegionVCR(st.tvID, x.DB.NewUUID(), []Addr{st.oldAddr}, false))
-	x.Result(errOutcome(err), uint32(st.tvID), 0)
+	note(x.Ctx, err, st.tvID, UUID(0))
 	return err
 }
 
@@ -352,7 +352,7 @@ func (st *rrStart) createFakeVolumeUndo(x *NodeCtx) error {
 func (st *rrStart) updateRequestRecord(x *NodeCtx) error {
 	x.Step(opSetRRRunning)
 	err := x.DB.SetRRRunning(st.req.ID, st.sagaID, st.newReg.ID, st.tvID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.newReg.ID))
+	note(x.Ctx, err, st.req.ID, st.newReg.ID)
 	return err
 }
 
@@ -383,12 +383,12 @@ func (w *World) NewRRDriveSaga(q RRequest) *Saga {
 		{{Name: "set_saga_id", Action: func(x *NodeCtx) error {
 			x.Step(opSetRRDriving)
 			err := x.DB.SetRRDriving(q.ID, st.sagaID)
-			x.Result(errOutcome(err), uint32(q.ID), uint32(st.sagaID))
+			note(x.Ctx, err, q.ID, st.sagaID)
 			return err
 		}, Undo: func(x *NodeCtx) error {
 			x.Step(opUndoRRDriving)
 			err := x.DB.UndoSetRRDriving(q.ID, st.sagaID)
-			x.Result(errOutcome(err), uint32(q.ID), uint32(st.sagaID))
+			note(x.Ctx, err, q.ID, st.sagaID)
 			return err
 		}}},
 		{{Name: "drive_check_prepare_execute", Action: func(x *NodeCtx) error {
@@ -413,12 +413,12 @@ func (w *World) NewRRDriveSaga(q RRequest) *Saga {
 			if st.outcome == driveDone {
 				x.Step(opRRDriveDone)
 				err := x.DB.SetRRFromDrivingToDone(q.ID, st.sagaID)
-				x.Result(errOutcome(err), uint32(q.ID), 0)
+				note(x.Ctx, err, q.ID, UUID(0))
 				return err
 			}
 			x.Step(opUndoRRDriving)
 			err := x.DB.UndoSetRRDriving(q.ID, st.sagaID)
-			x.Result(errOutcome(err), uint32(q.ID), 0)
+			note(x.Ctx, err, q.ID, UUID(0))
 			return err
 		}}},
 	}
@@ -438,12 +438,12 @@ func (w *World) NewRRFinishSaga(q RRequest) *Saga {
 		{{Name: "set_saga_id", Action: func(x *NodeCtx) error {
 			x.Step(opSetRRCompleting)
 			err := x.DB.SetRRCompleting(q.ID, sagaID)
-			x.Result(errOutcome(err), uint32(q.ID), uint32(sagaID))
+			note(x.Ctx, err, q.ID, sagaID)
 			return err
 		}, Undo: func(x *NodeCtx) error {
 			x.Step(opUndoRRCompleting)
 			err := x.DB.UndoSetRRCompleting(q.ID, sagaID)
-			x.Result(errOutcome(err), uint32(q.ID), uint32(sagaID))
+			note(x.Ctx, err, q.ID, sagaID)
 			return err
 		}}},
 		{{Name: "params_for_volume_delete_subsaga", Kind: NodePure, Action: nopNode}},
@@ -452,7 +452,7 @@ func (w *World) NewRRFinishSaga(q RRequest) *Saga {
 	stages = append(stages, []Node{{Name: "update_request_record", Action: func(x *NodeCtx) error {
 		x.Step(opSetRRComplete)
 		err := x.DB.SetRRComplete(q.ID, sagaID)
-		x.Result(errOutcome(err), uint32(q.ID), 0)
+		note(x.Ctx, err, q.ID, UUID(0))
 		return err
 	}}})
 	return &Saga{Name: "region-replacement-finish", Stages: stages, Inject: NoInject}
@@ -481,7 +481,7 @@ func (w *World) ManualRSRRequest(c *sim.Ctx, k RSKey) error {
 	req := db.NewRSRequest(k)
 	c.Step(opManualInsertRSR)
 	err := db.InsertRSRequestWithVolumeID(req, s.VolumeID)
-	c.Result(errOutcome(err), uint32(req.ID), uint32(s.VolumeID))
+	note(c, err, req.ID, s.VolumeID)
 	return err
 }
 
@@ -491,13 +491,13 @@ func (w *World) ManualRRRequest(c *sim.Ctx, region UUID) error {
 	db := w.DB
 	c.Step(opManualGetRegion)
 	r, err := db.GetRegion(region)
-	c.Result(errOutcome(err), uint32(region), 0)
+	note(c, err, region, UUID(0))
 	if err != nil {
 		return err
 	}
 	c.Step(opManualCreateRR)
 	id, err := db.CreateRRequestForRegion(r)
-	c.Result(errOutcome(err), uint32(id), uint32(r.VolumeID))
+	note(c, err, id, r.VolumeID)
 	return err
 }
 
@@ -505,7 +505,7 @@ func (w *World) ManualRRRequest(c *sim.Ctx, region UUID) error {
 func (w *World) ExpungePhysicalDisk(c *sim.Ctx, pd UUID) error {
 	c.Step(opPhysicalDiskExpunge)
 	err := w.DB.PhysicalDiskExpunge(pd)
-	c.Result(errOutcome(err), uint32(pd), 0)
+	note(c, err, pd, UUID(0))
 	return err
 }
 

@@ -99,7 +99,7 @@ func (w *World) NewRSRStartSaga(q RSRequest) *Saga {
 func (st *rsrStart) setSagaID(x *NodeCtx) error {
 	x.Step(opSetRSRAllocating)
 	err := x.DB.SetRSRAllocating(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -107,7 +107,7 @@ func (st *rsrStart) setSagaID(x *NodeCtx) error {
 func (st *rsrStart) setSagaIDUndo(x *NodeCtx) error {
 	x.Step(opUndoRSRAllocating)
 	err := x.DB.UndoSetRSRAllocating(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -138,7 +138,7 @@ func (st *rsrStart) getAllocRegionParams(x *NodeCtx) error {
 func (st *rsrStart) allocNewRegion(x *NodeCtx) error {
 	x.Step(opRegionAllocate)
 	regs, err := x.DB.RegionAllocate(st.snapVol, st.req.Old.SnapshotID, AllocRandomDistinctSleds, len(st.cur)+1)
-	x.Result(errOutcome(err), uint32(st.snapVol), uint32(len(regs)))
+	note(x.Ctx, err, st.snapVol, UUID(len(regs)))
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (st *rsrStart) allocNewRegionUndo(x *NodeCtx) error {
 	}
 	x.Step(opRegionsHardDelete)
 	err := x.DB.RegionsHardDelete([]UUID{r.ID})
-	x.Result(errOutcome(err), uint32(r.ID), 0)
+	note(x.Ctx, err, r.ID, UUID(0))
 	return err
 }
 
@@ -193,8 +193,8 @@ func (st *rsrStart) findNewRegion(x *NodeCtx) error {
 // rsrss_new_region_ensure_undo: delete the new region on its agent.
 func (st *rsrStart) newRegionEnsureUndo(x *NodeCtx) error {
 	x.Step(opAgentRegionDelete)
-	err := x.W.AgentRegionDelete(x.Ctx, st.newReg.DatasetID, st.newReg.ID)
-	x.Result(errOutcome(err), uint32(st.newReg.ID), 0)
+	err := x.W.AgentRegionDelete(x, st.newReg.DatasetID, st.newReg.ID)
+	note(x.Ctx, err, st.newReg.ID, UUID(0))
 	return err
 }
 
@@ -208,14 +208,14 @@ func (st *rsrStart) newRegionEnsure(x *NodeCtx) error {
 		return errRSDeleted
 	}
 	x.Step(opAgentRegionEnsure)
-	port, err := x.W.AgentRegionEnsure(x.Ctx, st.newReg.DatasetID, st.newReg.ID, rs.Addr, true)
-	x.Result(errOutcome(err), uint32(st.newReg.ID), uint32(port))
+	port, err := x.W.AgentRegionEnsure(x, st.newReg.DatasetID, st.newReg.ID, rs.Addr, true)
+	note(x.Ctx, err, st.newReg.ID, UUID(port))
 	if err != nil {
 		return err
 	}
 	x.Step(opRegionSetPort)
 	err = x.DB.RegionSetPort(st.newReg.ID, port)
-	x.Result(errOutcome(err), uint32(st.newReg.ID), uint32(port))
+	note(x.Ctx, err, st.newReg.ID, UUID(port))
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (st *rsrStart) newRegionEnsure(x *NodeCtx) error {
 func (st *rsrStart) newRegionVolumeCreate(x *NodeCtx) error {
 	x.Step(opVolumeCreate)
 	err := x.DB.VolumeCreate(st.nrvID, SingleRegionVCR(st.nrvID, x.DB.NewUUID(), []Addr{st.newAddr}, true))
-	x.Result(errOutcome(err), uint32(st.nrvID), uint32(st.newReg.ID))
+	note(x.Ctx, err, st.nrvID, st.newReg.ID)
 	return err
 }
 
@@ -259,7 +259,7 @@ func (st *rsrStart) getOldSnapshotVolumeID(x *NodeCtx) error {
 func (st *rsrStart) createFakeVolume(x *NodeCtx) error {
 	x.Step(opVolumeCreate)
 	err := x.DB.VolumeCreate(st.stashID, SingleRegionVCR(st.stashID, x.DB.NewUUID(), nil, true))
-	x.Result(errOutcome(err), uint32(st.stashID), 0)
+	note(x.Ctx, err, st.stashID, UUID(0))
 	return err
 }
 
@@ -306,7 +306,7 @@ func (st *rsrStart) replaceSnapshotInVolumeUndo(x *NodeCtx) error {
 func (st *rsrStart) updateRequestRecord(x *NodeCtx) error {
 	x.Step(opSetRSRReplDone)
 	err := x.DB.SetRSRReplacementDone(st.req.ID, st.sagaID, st.newReg.ID, st.nrvID, st.stashID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.newReg.ID))
+	note(x.Ctx, err, st.req.ID, st.newReg.ID)
 	return err
 }
 
@@ -336,7 +336,7 @@ func (w *World) NewRSRGCSaga(q RSRequest) *Saga {
 func (st *rsrGC) setSagaID(x *NodeCtx) error {
 	x.Step(opSetRSRDeletingOld)
 	err := x.DB.SetRSRDeletingOldVolume(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -344,7 +344,7 @@ func (st *rsrGC) setSagaID(x *NodeCtx) error {
 func (st *rsrGC) setSagaIDUndo(x *NodeCtx) error {
 	x.Step(opUndoRSRDeletingOld)
 	err := x.DB.UndoSetRSRDeletingOldVolume(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -352,7 +352,7 @@ func (st *rsrGC) setSagaIDUndo(x *NodeCtx) error {
 func (st *rsrGC) updateRequestRecord(x *NodeCtx) error {
 	x.Step(opSetRSRRunning)
 	err := x.DB.SetRSRRunning(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -389,7 +389,7 @@ func (w *World) NewRSRStepSaga(s RSRStep) *Saga {
 func (st *rsrStep) setSagaID(x *NodeCtx) error {
 	x.Step(opSetStepRunning)
 	err := x.DB.SetStepRunning(st.step.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.step.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.step.ID, st.sagaID)
 	return err
 }
 
@@ -397,7 +397,7 @@ func (st *rsrStep) setSagaID(x *NodeCtx) error {
 func (st *rsrStep) setSagaIDUndo(x *NodeCtx) error {
 	x.Step(opUndoStepRunning)
 	err := x.DB.UndoSetStepRunning(st.step.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.step.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.step.ID, st.sagaID)
 	return err
 }
 
@@ -406,7 +406,7 @@ func (st *rsrStep) setSagaIDUndo(x *NodeCtx) error {
 func (st *rsrStep) createReplaceParams(x *NodeCtx) error {
 	x.Step(opGetRSRByID)
 	q, err := x.DB.RSRequestByID(st.step.RequestID)
-	x.Result(errOutcome(err), uint32(st.step.RequestID), 0)
+	note(x.Ctx, err, st.step.RequestID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -421,7 +421,7 @@ func (st *rsrStep) createReplaceParams(x *NodeCtx) error {
 	}
 	x.Step(opGetRegion)
 	addr, err := x.W.RegionAddr(x.Ctx, q.NewRegionID)
-	x.Result(errOutcome(err), uint32(q.NewRegionID), 0)
+	note(x.Ctx, err, q.NewRegionID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func (st *rsrStep) createReplaceParams(x *NodeCtx) error {
 func (st *rsrStep) createFakeVolume(x *NodeCtx) error {
 	x.Step(opVolumeCreate)
 	err := x.DB.VolumeCreate(st.stashID, SingleRegionVCR(st.stashID, x.DB.NewUUID(), nil, true))
-	x.Result(errOutcome(err), uint32(st.stashID), 0)
+	note(x.Ctx, err, st.stashID, UUID(0))
 	return err
 }
 
@@ -497,7 +497,7 @@ func (st *rsrStep) notifyUpstairs(x *NodeCtx) error {
 func (st *rsrStep) updateRequestRecord(x *NodeCtx) error {
 	x.Step(opSetStepComplete)
 	err := x.DB.SetStepComplete(st.step.ID, st.sagaID, st.stashID)
-	x.Result(errOutcome(err), uint32(st.step.ID), uint32(st.stashID))
+	note(x.Ctx, err, st.step.ID, st.stashID)
 	return err
 }
 
@@ -516,7 +516,7 @@ func (w *World) NewStepGCSaga(s RSRStep) *Saga {
 		// srsgs_update_request_record
 		x.Step(opSetStepVolumeDeleted)
 		err := x.DB.SetStepVolumeDeleted(s.ID)
-		x.Result(errOutcome(err), uint32(s.ID), 0)
+		note(x.Ctx, err, s.ID, UUID(0))
 		return err
 	}}})
 	return &Saga{Name: "region-snapshot-replacement-step-garbage-collect", Stages: stages, Inject: NoInject}
@@ -552,7 +552,7 @@ func (w *World) NewRSRFinishSaga(q RSRequest) *Saga {
 func (st *rsrFinish) setSagaID(x *NodeCtx) error {
 	x.Step(opSetRSRCompleting)
 	err := x.DB.SetRSRCompleting(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -560,7 +560,7 @@ func (st *rsrFinish) setSagaID(x *NodeCtx) error {
 func (st *rsrFinish) setSagaIDUndo(x *NodeCtx) error {
 	x.Step(opUndoRSRCompleting)
 	err := x.DB.UndoSetRSRCompleting(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }
 
@@ -569,6 +569,6 @@ func (st *rsrFinish) setSagaIDUndo(x *NodeCtx) error {
 func (st *rsrFinish) updateRequestRecord(x *NodeCtx) error {
 	x.Step(opSetRSRComplete)
 	err := x.DB.SetRSRComplete(st.req.ID, st.sagaID)
-	x.Result(errOutcome(err), uint32(st.req.ID), uint32(st.sagaID))
+	note(x.Ctx, err, st.req.ID, st.sagaID)
 	return err
 }

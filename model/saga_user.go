@@ -50,8 +50,8 @@ func ensureRegions(x *NodeCtx, regs []Region) ([]Addr, error) {
 	addrs := make([]Addr, 0, len(regs))
 	for _, r := range regs {
 		x.Step(opAgentRegionEnsure)
-		port, err := x.W.AgentRegionEnsure(x.Ctx, r.DatasetID, r.ID, Addr{}, false)
-		x.Result(errOutcome(err), uint32(r.ID), uint32(port))
+		port, err := x.W.AgentRegionEnsure(x, r.DatasetID, r.ID, Addr{}, false)
+		note(x.Ctx, err, r.ID, UUID(port))
 		if err != nil {
 			return nil, err
 		}
@@ -69,8 +69,8 @@ func ensureRegions(x *NodeCtx, regs []Region) ([]Addr, error) {
 func deleteRegionsOnAgents(x *NodeCtx, regs []Region) error {
 	for _, r := range regs {
 		x.Step(opAgentRegionDelete)
-		err := x.W.AgentRegionDelete(x.Ctx, r.DatasetID, r.ID)
-		x.Result(errOutcome(err), uint32(r.ID), 0)
+		err := x.W.AgentRegionDelete(x, r.DatasetID, r.ID)
+		note(x.Ctx, err, r.ID, UUID(0))
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func regionIDs(regs []Region) []UUID {
 func hardDeleteRegions(x *NodeCtx, regs []Region) error {
 	x.Step(opRegionsHardDelete)
 	err := x.DB.RegionsHardDelete(regionIDs(regs))
-	x.Result(errOutcome(err), uint32(len(regs)), 0)
+	note(x.Ctx, err, UUID(len(regs)), UUID(0))
 	return err
 }
 
@@ -134,7 +134,7 @@ func (st *diskCreate) createDiskRecord(x *NodeCtx) error {
 		} else {
 			_, err = x.DB.ImageLookup(st.src.Image)
 		}
-		x.Result(errOutcome(err), uint32(st.src.Snapshot|st.src.Image), 0)
+		note(x.Ctx, err, st.src.Snapshot|st.src.Image, UUID(0))
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (st *diskCreate) createDiskRecord(x *NodeCtx) error {
 	x.Step(opCreateDiskRecord)
 	_, err := x.DB.ProjectCreateDisk(Disk{ID: st.diskID, VolumeID: st.volID, State: DiskCreating, Gen: 1,
 		OriginSnapshot: st.src.Snapshot, OriginImage: st.src.Image})
-	x.Result(errOutcome(err), uint32(st.diskID), uint32(st.volID))
+	note(x.Ctx, err, st.diskID, st.volID)
 	return err
 }
 
@@ -151,7 +151,7 @@ func (st *diskCreate) createDiskRecord(x *NodeCtx) error {
 func (st *diskCreate) createDiskRecordUndo(x *NodeCtx) error {
 	x.Step(opDiskSoftDelete)
 	_, err := x.DB.DiskDeleteNoAuth(st.diskID, DiskStates(DiskDetached, DiskFaulted, DiskCreating))
-	x.Result(errOutcome(err), uint32(st.diskID), 0)
+	note(x.Ctx, err, st.diskID, UUID(0))
 	return err
 }
 
@@ -160,7 +160,7 @@ func (st *diskCreate) createDiskRecordUndo(x *NodeCtx) error {
 func (st *diskCreate) allocRegions(x *NodeCtx) error {
 	x.Step(opRegionAllocate)
 	regs, err := x.DB.DiskRegionAllocate(st.volID, AllocRandomDistinctSleds)
-	x.Result(errOutcome(err), uint32(st.volID), uint32(len(regs)))
+	note(x.Ctx, err, st.volID, UUID(len(regs)))
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (st *diskCreate) regionsEnsure(x *NodeCtx) error {
 		if st.src.Snapshot != 0 {
 			x.Step(opLookupSnapshot)
 			s, err := x.DB.SnapshotLookup(st.src.Snapshot)
-			x.Result(errOutcome(err), uint32(st.src.Snapshot), 0)
+			note(x.Ctx, err, st.src.Snapshot, UUID(0))
 			if err != nil {
 				return err
 			}
@@ -210,7 +210,7 @@ func (st *diskCreate) regionsEnsure(x *NodeCtx) error {
 		} else {
 			x.Step(opLookupImage)
 			img, err := x.DB.ImageLookup(st.src.Image)
-			x.Result(errOutcome(err), uint32(st.src.Image), 0)
+			note(x.Ctx, err, st.src.Image, UUID(0))
 			if err != nil {
 				return err
 			}
@@ -218,7 +218,7 @@ func (st *diskCreate) regionsEnsure(x *NodeCtx) error {
 		}
 		x.Step(opVolumeCheckout)
 		parent, err := x.DB.VolumeCheckout(srcVol, CheckoutReadOnlyCopy)
-		x.Result(errOutcome(err), uint32(srcVol), 0)
+		note(x.Ctx, err, srcVol, UUID(0))
 		if err != nil {
 			return err
 		}
@@ -237,7 +237,7 @@ func (st *diskCreate) regionsEnsure(x *NodeCtx) error {
 func (st *diskCreate) createVolumeRecord(x *NodeCtx) error {
 	x.Step(opVolumeCreate)
 	err := x.DB.VolumeCreate(st.volID, st.vcr)
-	x.Result(errOutcome(err), uint32(st.volID), 0)
+	note(x.Ctx, err, st.volID, UUID(0))
 	return err
 }
 
@@ -246,7 +246,7 @@ func (st *diskCreate) createVolumeRecord(x *NodeCtx) error {
 func (st *diskCreate) createVolumeRecordUndo(x *NodeCtx) error {
 	x.Step(opSoftDeleteVolume)
 	_, err := x.DB.SoftDeleteVolume(st.volID)
-	x.Result(errOutcome(err), uint32(st.volID), 0)
+	note(x.Ctx, err, st.volID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (st *diskCreate) finalizeDiskRecord(x *NodeCtx) error {
 		return nil
 	}
 	_, err := x.DB.DiskUpdateRuntime(st.diskID, DiskDetached, d.Gen+1)
-	x.Result(errOutcome(err), uint32(st.diskID), 0)
+	note(x.Ctx, err, st.diskID, UUID(0))
 	return err
 }
 
@@ -285,13 +285,13 @@ func (w *World) NewDiskDeleteSaga(disk, volume UUID) *Saga {
 			// sdd_delete_disk_record
 			x.Step(opDiskSoftDelete)
 			_, err := x.DB.DiskDeleteNoAuth(disk, DiskStates(DiskDetached, DiskFaulted))
-			x.Result(errOutcome(err), uint32(disk), 0)
+			note(x.Ctx, err, disk, UUID(0))
 			return err
 		}, Undo: func(x *NodeCtx) error {
 			// sdd_delete_disk_record_undo
 			x.Step(opDiskUndelete)
 			err := x.DB.DiskUndeleteSetFaulted(disk)
-			x.Result(errOutcome(err), uint32(disk), 0)
+			note(x.Ctx, err, disk, UUID(0))
 			return err
 		}}},
 		{{Name: "no_result1", Kind: NodePure, Action: nopNode}}, // SPACE_ACCOUNT
@@ -363,7 +363,7 @@ func (w *World) NewSnapshotCreateSaga(disk UUID, pantry bool) *Saga {
 func (st *snapCreate) lookupDisk(x *NodeCtx) (Disk, error) {
 	x.Step(opLookupDisk)
 	d, err := x.DB.DiskLookup(st.disk)
-	x.Result(errOutcome(err), uint32(st.disk), 0)
+	note(x.Ctx, err, st.disk, UUID(0))
 	return d, err
 }
 
@@ -375,7 +375,7 @@ func (st *snapCreate) takeVolumeLock(x *NodeCtx) error {
 	}
 	x.Step(opVolumeRepairLock)
 	err = x.DB.VolumeRepairLock(d.VolumeID, st.lockID)
-	x.Result(errOutcome(err), uint32(d.VolumeID), uint32(st.lockID))
+	note(x.Ctx, err, d.VolumeID, st.lockID)
 	return err
 }
 
@@ -388,7 +388,7 @@ func (st *snapCreate) takeVolumeLockUndo(x *NodeCtx) error {
 	}
 	x.Step(opVolumeRepairUnlock)
 	err = x.DB.VolumeRepairUnlock(d.VolumeID, st.lockID)
-	x.Result(errOutcome(err), uint32(d.VolumeID), uint32(st.lockID))
+	note(x.Ctx, err, d.VolumeID, st.lockID)
 	return err
 }
 
@@ -399,7 +399,7 @@ func (st *snapCreate) allocRegions(x *NodeCtx) error {
 	}
 	x.Step(opRegionAllocate)
 	regs, err := x.DB.DiskRegionAllocate(st.dstID, AllocRandomDistinctSleds)
-	x.Result(errOutcome(err), uint32(st.dstID), uint32(len(regs)))
+	note(x.Ctx, err, st.dstID, UUID(len(regs)))
 	if err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func (st *snapCreate) regionsEnsure(x *NodeCtx) error {
 func (st *snapCreate) createDestinationVolume(x *NodeCtx) error {
 	x.Step(opVolumeCreate)
 	err := x.DB.VolumeCreate(st.dstID, st.dstVCR)
-	x.Result(errOutcome(err), uint32(st.dstID), 0)
+	note(x.Ctx, err, st.dstID, UUID(0))
 	return err
 }
 
@@ -446,7 +446,7 @@ func (st *snapCreate) createSnapshotRecord(x *NodeCtx) error {
 	x.Step(opEnsureSnapshot)
 	_, err := x.DB.ProjectEnsureSnapshot(Snapshot{ID: st.snapID, DiskID: st.disk, VolumeID: st.svID,
 		DestinationVolumeID: st.dstID, State: SnapshotCreating, Gen: 1})
-	x.Result(errOutcome(err), uint32(st.snapID), uint32(st.svID))
+	note(x.Ctx, err, st.snapID, st.svID)
 	return err
 }
 
@@ -455,13 +455,13 @@ func (st *snapCreate) createSnapshotRecord(x *NodeCtx) error {
 func (st *snapCreate) createSnapshotRecordUndo(x *NodeCtx) error {
 	x.Step(opLookupSnapshot)
 	s, err := x.DB.SnapshotLookup(st.snapID)
-	x.Result(errOutcome(err), uint32(st.snapID), 0)
+	note(x.Ctx, err, st.snapID, UUID(0))
 	if err != nil {
 		return err
 	}
 	x.Step(opSnapshotSoftDelete)
 	err = x.DB.ProjectDeleteSnapshot(st.snapID, s.Gen, SnapshotStates(SnapshotCreating, SnapshotReady, SnapshotFaulted))
-	x.Result(errOutcome(err), uint32(st.snapID), 0)
+	note(x.Ctx, err, st.snapID, UUID(0))
 	return err
 }
 
@@ -476,11 +476,12 @@ func (st *snapCreate) attachDiskToPantry(x *NodeCtx) error {
 	}
 	switch d.State {
 	case DiskDetached:
-		if _, err := x.DB.DiskUpdateRuntime(st.disk, DiskMaintenance, d.Gen+1); err != nil {
+		newGen := d.Gen + 1 // d points at the row: read the gen before updating it
+		if _, err := x.DB.DiskUpdateRuntime(st.disk, DiskMaintenance, newGen); err != nil {
 			x.Result(outErr, uint32(st.disk), 0)
 			return err
 		}
-		st.diskGen = d.Gen + 1
+		st.diskGen = newGen
 	case DiskMaintenance, DiskAttached:
 		// a re-run after success, or already attached: no change
 		st.diskGen = d.Gen
@@ -512,7 +513,7 @@ func (st *snapCreate) callPantryAttach(x *NodeCtx) error {
 	}
 	x.Step(opVolumeCheckout)
 	_, err = x.DB.VolumeCheckout(d.VolumeID, CheckoutPantry)
-	x.Result(errOutcome(err), uint32(d.VolumeID), 0)
+	note(x.Ctx, err, d.VolumeID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -522,7 +523,7 @@ func (st *snapCreate) callPantryAttach(x *NodeCtx) error {
 // pantryCall is an abstract Pantry call (attach, detach) that may fail.
 func (st *snapCreate) pantryCall(x *NodeCtx) error {
 	x.Step(opPantryCall)
-	if x.W.FaultAgent(x.Ctx) {
+	if x.W.agentFault(x) {
 		x.Result(outErr, uint32(st.disk), 0)
 		return errPantryFault
 	}
@@ -550,8 +551,8 @@ func (st *snapCreate) takeDiskSnapshot(x *NodeCtx) error {
 	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
 	for _, r := range regs {
 		x.Step(opAgentTakeSnapshot)
-		err := x.W.AgentTakeSnapshot(x.Ctx, r.DatasetID, r.ID, st.snapID)
-		x.Result(errOutcome(err), uint32(r.ID), uint32(st.snapID))
+		err := x.W.AgentTakeSnapshot(x, r.DatasetID, r.ID, st.snapID)
+		note(x.Ctx, err, r.ID, st.snapID)
 		if err != nil {
 			return err
 		}
@@ -571,8 +572,8 @@ func (st *snapCreate) deleteDiskSnapshotsUndo(x *NodeCtx) error {
 	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
 	for _, r := range regs {
 		x.Step(opAgentSnapDelete)
-		err := x.W.AgentSnapshotDelete(x.Ctx, RSKey{DatasetID: r.DatasetID, RegionID: r.ID, SnapshotID: st.snapID})
-		x.Result(errOutcome(err), uint32(r.ID), uint32(st.snapID))
+		err := x.W.AgentSnapshotDelete(x, RSKey{DatasetID: r.DatasetID, RegionID: r.ID, SnapshotID: st.snapID})
+		note(x.Ctx, err, r.ID, st.snapID)
 		if err != nil {
 			return err
 		}
@@ -594,13 +595,13 @@ func (st *snapCreate) startRunningSnapshotUndo(x *NodeCtx) error {
 	for _, r := range regs {
 		k := RSKey{DatasetID: r.DatasetID, RegionID: r.ID, SnapshotID: st.snapID}
 		x.Step(opAgentRunSnapDelete)
-		if err := x.W.AgentRunningSnapshotDelete(x.Ctx, k); err != nil {
+		if err := x.W.AgentRunningSnapshotDelete(x, k); err != nil {
 			x.Result(outErr, uint32(r.ID), uint32(st.snapID))
 			return err
 		}
 		x.Step(opRegionSnapRemove)
 		err := x.DB.RegionSnapshotRemove(k)
-		x.Result(errOutcome(err), uint32(r.ID), uint32(st.snapID))
+		note(x.Ctx, err, r.ID, st.snapID)
 		if err != nil {
 			return err
 		}
@@ -623,15 +624,15 @@ func (st *snapCreate) startRunningSnapshot(x *NodeCtx) error {
 	sockets := make(map[Addr]Addr, len(regs))
 	for _, r := range regs {
 		x.Step(opAgentRunSnapEnsure)
-		port, err := x.W.AgentRunningSnapshotEnsure(x.Ctx, r.DatasetID, r.ID, st.snapID)
-		x.Result(errOutcome(err), uint32(r.ID), uint32(st.snapID))
+		port, err := x.W.AgentRunningSnapshotEnsure(x, r.DatasetID, r.ID, st.snapID)
+		note(x.Ctx, err, r.ID, st.snapID)
 		if err != nil {
 			return err
 		}
 		addr := x.DB.AddrOf(r.DatasetID, port)
 		x.Step(opRegionSnapshotCreate)
 		err = x.DB.RegionSnapshotCreate(RSKey{DatasetID: r.DatasetID, RegionID: r.ID, SnapshotID: st.snapID}, addr)
-		x.Result(errOutcome(err), uint32(r.ID), uint32(st.snapID))
+		note(x.Ctx, err, r.ID, st.snapID)
 		if err != nil {
 			return err
 		}
@@ -654,7 +655,7 @@ func (st *snapCreate) createVolumeRecord(x *NodeCtx) error {
 	}
 	x.Step(opVolumeCheckout)
 	disk, err := x.DB.VolumeCheckout(d.VolumeID, CheckoutCopyAndModify)
-	x.Result(errOutcome(err), uint32(d.VolumeID), 0)
+	note(x.Ctx, err, d.VolumeID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -664,7 +665,7 @@ func (st *snapCreate) createVolumeRecord(x *NodeCtx) error {
 	}
 	x.Step(opVolumeCreate)
 	err = x.DB.VolumeCreate(st.svID, sv)
-	x.Result(errOutcome(err), uint32(st.svID), 0)
+	note(x.Ctx, err, st.svID, UUID(0))
 	return err
 }
 
@@ -718,7 +719,7 @@ func copyReadOnly(v *VCR, newID func() UUID) *VCR {
 func (st *snapCreate) createVolumeRecordUndo(x *NodeCtx) error {
 	x.Step(opSoftDeleteVolume)
 	_, err := x.DB.SoftDeleteVolume(st.svID)
-	x.Result(errOutcome(err), uint32(st.svID), 0)
+	note(x.Ctx, err, st.svID, UUID(0))
 	return err
 }
 
@@ -726,7 +727,7 @@ func (st *snapCreate) createVolumeRecordUndo(x *NodeCtx) error {
 func (st *snapCreate) finalizeSnapshotRecord(x *NodeCtx) error {
 	x.Step(opLookupSnapshot)
 	s, err := x.DB.SnapshotLookup(st.snapID)
-	x.Result(errOutcome(err), uint32(st.snapID), 0)
+	note(x.Ctx, err, st.snapID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -735,7 +736,7 @@ func (st *snapCreate) finalizeSnapshotRecord(x *NodeCtx) error {
 	}
 	x.Step(opSnapshotUpdateState)
 	_, err = x.DB.SnapshotUpdateState(st.snapID, s.Gen, SnapshotReady)
-	x.Result(errOutcome(err), uint32(st.snapID), 0)
+	note(x.Ctx, err, st.snapID, UUID(0))
 	return err
 }
 
@@ -759,7 +760,7 @@ func (st *snapCreate) releaseVolumeLock(x *NodeCtx) error {
 	}
 	x.Step(opVolumeRepairUnlock)
 	err = x.DB.VolumeRepairUnlock(d.VolumeID, st.lockID)
-	x.Result(errOutcome(err), uint32(d.VolumeID), uint32(st.lockID))
+	note(x.Ctx, err, d.VolumeID, st.lockID)
 	return err
 }
 
@@ -775,7 +776,7 @@ func (w *World) NewSnapshotDeleteSaga(s Snapshot) *Saga {
 			// ssd_delete_snapshot_record
 			x.Step(opSnapshotSoftDelete)
 			err := x.DB.ProjectDeleteSnapshot(s.ID, s.Gen, SnapshotStates(SnapshotReady, SnapshotFaulted, SnapshotDestroyed))
-			x.Result(errOutcome(err), uint32(s.ID), 0)
+			note(x.Ctx, err, s.ID, UUID(0))
 			return err
 		}}},
 		{{Name: "no_result2", Kind: NodePure, Action: nopNode}}, // SPACE_ACCOUNT
@@ -801,13 +802,13 @@ func (w *World) ImageCreateFromSnapshot(c *sim.Ctx, snapshot UUID) error {
 	db := w.DB
 	c.Step(opLookupSnapshot)
 	s, err := db.SnapshotLookup(snapshot)
-	c.Result(errOutcome(err), uint32(snapshot), 0)
+	note(c, err, snapshot, UUID(0))
 	if err != nil {
 		return err
 	}
 	c.Step(opVolumeCheckout)
 	vcr, err := db.VolumeCheckout(s.VolumeID, CheckoutReadOnlyCopy)
-	c.Result(errOutcome(err), uint32(s.VolumeID), 0)
+	note(c, err, s.VolumeID, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -819,14 +820,14 @@ func (w *World) ImageCreateFromSnapshot(c *sim.Ctx, snapshot UUID) error {
 	cp.ID = newVol
 	c.Step(opVolumeCreate)
 	err = db.VolumeCreate(newVol, cp)
-	c.Result(errOutcome(err), uint32(newVol), 0)
+	note(c, err, newVol, UUID(0))
 	if err != nil {
 		return err
 	}
 	img := Image{ID: db.NewUUID(), VolumeID: newVol}
 	c.Step(opImageCreate)
 	_, err = db.ProjectImageCreate(img)
-	c.Result(errOutcome(err), uint32(img.ID), uint32(newVol))
+	note(c, err, img.ID, newVol)
 	return err
 }
 
@@ -837,7 +838,7 @@ func (w *World) NewImageDeleteSaga(img Image) *Saga {
 		{{Name: "deleted_image", Action: func(x *NodeCtx) error {
 			x.Step(opImageDelete)
 			err := x.DB.ImageDelete(img.ID)
-			x.Result(errOutcome(err), uint32(img.ID), 0)
+			note(x.Ctx, err, img.ID, UUID(0))
 			return err
 		}}},
 	}
@@ -858,7 +859,7 @@ func (w *World) NewRemoveROPSaga(volume UUID) *Saga {
 		{{Name: "create_temp_volume", Action: func(x *NodeCtx) error {
 			x.Step(opVolumeCreate)
 			err := x.DB.VolumeCreate(tmp, &VCR{Kind: VCRVolume, ID: tmp})
-			x.Result(errOutcome(err), uint32(tmp), 0)
+			note(x.Ctx, err, tmp, UUID(0))
 			return err
 		}, Undo: func(x *NodeCtx) error {
 			x.Step(opVolumeHardDelete)
@@ -869,7 +870,7 @@ func (w *World) NewRemoveROPSaga(volume UUID) *Saga {
 		{{Name: "remove_read_only_parent", Action: func(x *NodeCtx) error {
 			x.Step(opVolumeRemoveROP)
 			_, err := x.DB.VolumeRemoveROP(volume, tmp)
-			x.Result(errOutcome(err), uint32(volume), uint32(tmp))
+			note(x.Ctx, err, volume, tmp)
 			return err
 		}}},
 		{{Name: "params_for_delete_subsaga", Kind: NodePure, Action: nopNode}},

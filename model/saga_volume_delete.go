@@ -53,7 +53,7 @@ func (w *World) VolumeDeleteSubsaga(name string, volume UUID) [][]Node {
 func (st *volDeleteState) decreaseResourceCount(x *NodeCtx) error {
 	x.Step(opSoftDeleteVolume)
 	res, err := x.DB.SoftDeleteVolume(st.volume)
-	x.Result(errOutcome(err), uint32(st.volume), 0)
+	note(x.Ctx, err, st.volume, UUID(0))
 	if err != nil {
 		return err
 	}
@@ -69,8 +69,8 @@ func (st *volDeleteState) deleteCrucibleRegions(x *NodeCtx) error {
 	regs := x.DB.RegionsToDelete(nil, &st.resources)
 	for _, r := range regs {
 		x.Step(opAgentRegionDelete)
-		err := x.W.AgentRegionDelete(x.Ctx, r.DatasetID, r.ID)
-		x.Result(errOutcome(err), uint32(r.ID), 0)
+		err := x.W.AgentRegionDelete(x, r.DatasetID, r.ID)
+		note(x.Ctx, err, r.ID, UUID(0))
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func (st *volDeleteState) deleteCrucibleRegions(x *NodeCtx) error {
 	}
 	x.Step(opRegionsHardDelete)
 	err := x.DB.RegionsHardDelete(ids)
-	x.Result(errOutcome(err), uint32(len(ids)), 0)
+	note(x.Ctx, err, UUID(len(ids)), UUID(0))
 	return err
 }
 
@@ -105,8 +105,8 @@ func (st *volDeleteState) snapshotsToDelete(x *NodeCtx) []RegionSnapshot {
 func (st *volDeleteState) deleteRunningSnapshots(x *NodeCtx) error {
 	for _, rs := range st.snapshotsToDelete(x) {
 		x.Step(opAgentRunSnapDelete)
-		err := x.W.AgentRunningSnapshotDelete(x.Ctx, rs.Key)
-		x.Result(errOutcome(err), uint32(rs.Key.RegionID), uint32(rs.Key.SnapshotID))
+		err := x.W.AgentRunningSnapshotDelete(x, rs.Key)
+		note(x.Ctx, err, rs.Key.RegionID, rs.Key.SnapshotID)
 		if err != nil {
 			return err
 		}
@@ -118,8 +118,8 @@ func (st *volDeleteState) deleteRunningSnapshots(x *NodeCtx) error {
 func (st *volDeleteState) deleteSnapshots(x *NodeCtx) error {
 	for _, rs := range st.snapshotsToDelete(x) {
 		x.Step(opAgentSnapDelete)
-		err := x.W.AgentSnapshotDelete(x.Ctx, rs.Key)
-		x.Result(errOutcome(err), uint32(rs.Key.RegionID), uint32(rs.Key.SnapshotID))
+		err := x.W.AgentSnapshotDelete(x, rs.Key)
+		note(x.Ctx, err, rs.Key.RegionID, rs.Key.SnapshotID)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (st *volDeleteState) deleteSnapshotRecords(x *NodeCtx) error {
 	for _, rs := range st.snapshotsToDelete(x) {
 		x.Step(opRegionSnapRemove)
 		err := x.DB.RegionSnapshotRemove(rs.Key)
-		x.Result(errOutcome(err), uint32(rs.Key.RegionID), uint32(rs.Key.SnapshotID))
+		note(x.Ctx, err, rs.Key.RegionID, rs.Key.SnapshotID)
 		if err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (st *volDeleteState) deleteSnapshotRecords(x *NodeCtx) error {
 func (st *volDeleteState) findFreedRegions(x *NodeCtx) error {
 	x.Step(opFindDeletedRegions)
 	fr, err := x.DB.FindDeletedVolumeRegions()
-	x.Result(errOutcome(err), uint32(len(fr.Regions)), uint32(len(fr.Volumes)))
+	note(x.Ctx, err, UUID(len(fr.Regions)), UUID(len(fr.Volumes)))
 	if err != nil {
 		return err
 	}
@@ -163,14 +163,14 @@ func (st *volDeleteState) deleteFreedRegions(x *NodeCtx) error {
 	prefix := x.DB.Cfg.Switches.PrematureVolumeHardDelete
 	for _, r := range st.freed.Regions {
 		x.Step(opAgentRegionDelete)
-		err := x.W.AgentRegionDelete(x.Ctx, r.DatasetID, r.RegionID)
-		x.Result(errOutcome(err), uint32(r.RegionID), 0)
+		err := x.W.AgentRegionDelete(x, r.DatasetID, r.RegionID)
+		note(x.Ctx, err, r.RegionID, UUID(0))
 		if err != nil {
 			return err
 		}
 		x.Step(opRegionsHardDelete)
 		err = x.DB.RegionsHardDelete([]UUID{r.RegionID})
-		x.Result(errOutcome(err), uint32(r.RegionID), 0)
+		note(x.Ctx, err, r.RegionID, UUID(0))
 		if err != nil {
 			return err
 		}
@@ -191,9 +191,13 @@ func (st *volDeleteState) deleteFreedRegions(x *NodeCtx) error {
 // oracle judges (EV-HARDDEL).
 func (w *World) hardDeleteVolumeChecked(x *NodeCtx, v UUID) {
 	x.Step(opVolumeHardDelete)
+	var vcr *VCR
+	if row := x.DB.Volume(v); row != nil {
+		vcr = row.Data
+	}
 	x.DB.VolumeHardDelete(v)
 	x.Result(sim.OutOK, uint32(v), 0)
-	w.emit(Event{Kind: EvVolumeHardDeleted, Volume: v, Saga: x.Saga})
+	w.emit(Event{Kind: EvVolumeHardDeleted, Volume: v, Saga: x.Saga, VCR: vcr})
 }
 
 // hardDeleteVolumeRecord is svd_hard_delete_volume_record: read every

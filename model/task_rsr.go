@@ -81,7 +81,7 @@ func (w *World) taskRSRStart(c *sim.Ctx, st *TaskStatus) {
 		req := db.NewRSRequest(rs.Key)
 		c.Step(opInsertRSR) // A4
 		err = db.InsertRSRequestWithVolumeID(req, vol)
-		c.Result(errOutcome(err), uint32(req.ID), uint32(vol))
+		note(c, err, req.ID, vol)
 		switch {
 		case err == nil:
 			st.Counts[StRequestsCreatedOK]++
@@ -103,7 +103,7 @@ func (w *World) taskRSRStart(c *sim.Ctx, st *TaskStatus) {
 				c.Result(outNone, uint32(q.ID), 0)
 				c.Step(opRSRCompleteFromReq) // B3
 				err := db.SetRSRCompleteFromRequested(q.ID)
-				c.Result(errOutcome(err), uint32(q.ID), 0)
+				note(c, err, q.ID, UUID(0))
 				if err != nil {
 					st.push(err)
 				} else {
@@ -203,7 +203,7 @@ func (w *World) taskRSRStep(c *sim.Ctx, st *TaskStatus) {
 			case IsRepairLockConflict(err):
 				c.Result(outLockBusy, uint32(v.ID), 0)
 			default:
-				c.Result(errOutcome(err), uint32(v.ID), 0)
+				note(c, err, v.ID, UUID(0))
 				st.push(err)
 			}
 		}
@@ -231,7 +231,7 @@ func (w *World) taskRSRStep(c *sim.Ctx, st *TaskStatus) {
 				c.Result(outDeleted, uint32(s.VolumeID), 0)
 				c.Step(opStepVolDeletedFromRq) // P3.3 (new)
 				err := db.SetStepVolumeDeletedFromRequested(s.ID)
-				c.Result(errOutcome(err), uint32(s.ID), 0)
+				note(c, err, s.ID, UUID(0))
 				if err != nil {
 					st.push(err)
 				} else {
@@ -269,7 +269,7 @@ func (w *World) taskRSRFinish(c *sim.Ctx, st *TaskStatus) {
 			// Complete and releases the lock, in one transaction.
 			c.Step(opRSRCompletePreFix)
 			err := db.SetRSRCompletePreFix(q.ID)
-			c.Result(errOutcome(err), uint32(q.ID), 0)
+			note(c, err, q.ID, UUID(0))
 			if err != nil {
 				st.push(err)
 			} else {

@@ -144,7 +144,7 @@ func (w *World) userDiskCreateFrom(c *sim.Ctx, fromImage bool) {
 func (w *World) UserDiskDelete(c *sim.Ctx, disk UUID) {
 	c.Step(opLookupDisk)
 	d, err := w.DB.DiskLookup(disk)
-	c.Result(errOutcome(err), uint32(disk), 0)
+	note(c, err, disk, UUID(0))
 	if err != nil {
 		return
 	}
@@ -157,7 +157,7 @@ func (w *World) UserDiskDelete(c *sim.Ctx, disk UUID) {
 func (w *World) UserSnapshotCreate(c *sim.Ctx, disk UUID) *Saga {
 	c.Step(opLookupDisk)
 	d, err := w.DB.DiskLookup(disk)
-	c.Result(errOutcome(err), uint32(disk), 0)
+	note(c, err, disk, UUID(0))
 	if err != nil {
 		return nil
 	}
@@ -169,7 +169,7 @@ func (w *World) UserSnapshotCreate(c *sim.Ctx, disk UUID) *Saga {
 func (w *World) UserSnapshotDelete(c *sim.Ctx, snapshot UUID) {
 	c.Step(opLookupSnapshot)
 	s, err := w.DB.SnapshotLookup(snapshot)
-	c.Result(errOutcome(err), uint32(snapshot), 0)
+	note(c, err, snapshot, UUID(0))
 	if err != nil {
 		return
 	}
@@ -181,7 +181,7 @@ func (w *World) UserSnapshotDelete(c *sim.Ctx, snapshot UUID) {
 func (w *World) UserImageDelete(c *sim.Ctx, image UUID) {
 	c.Step(opLookupImage)
 	img, err := w.DB.ImageLookup(image)
-	c.Result(errOutcome(err), uint32(image), 0)
+	note(c, err, image, UUID(0))
 	if err != nil {
 		return
 	}
@@ -193,7 +193,7 @@ func (w *World) UserImageDelete(c *sim.Ctx, image UUID) {
 func (w *World) UserRemoveROP(c *sim.Ctx, disk UUID) {
 	c.Step(opLookupDisk)
 	d, err := w.DB.DiskLookup(disk)
-	c.Result(errOutcome(err), uint32(disk), 0)
+	note(c, err, disk, UUID(0))
 	if err != nil {
 		return
 	}

@@ -44,6 +44,7 @@ type Actor struct {
 	outcome Outcome
 	rec1    uint32
 	rec2    uint32
+	note    string
 
 	next  func() (Op, bool)
 	stop  func()
@@ -87,6 +88,10 @@ func (c *Ctx) Step(op Op) {
 func (c *Ctx) Result(o Outcome, rec1, rec2 uint32) {
 	c.a.outcome, c.a.rec1, c.a.rec2 = o, rec1, rec2
 }
+
+// Note attaches a human-readable detail (an error message) to the current
+// atomic step's trace entry. It is not part of the trace hash.
+func (c *Ctx) Note(s string) { c.a.note = s }
 
 // Choose draws a decision from the run's single source of choices.
 func (c *Ctx) Choose(k Kind, n int) int { return c.r.Ch.Choose(k, n) }

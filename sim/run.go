@@ -41,6 +41,8 @@ type Entry struct {
 	Outcome Outcome
 	Rec1    uint32
 	Rec2    uint32
+	// Note is a human-readable detail (an error message); not hashed.
+	Note string
 }
 
 // StopReason says why a loop ended.
@@ -254,12 +256,12 @@ func (r *Run) Loop(until func(r *Run) bool) (reason StopReason) {
 // exec performs a's pending atomic step and everything up to its next Step.
 func (r *Run) exec(a *Actor) {
 	op := a.pending
-	a.outcome, a.rec1, a.rec2 = 0, 0, 0
+	a.outcome, a.rec1, a.rec2, a.note = 0, 0, 0, ""
 	r.advance(a)
 	r.steps++
 	r.now += r.Cfg.StepMillis
 	e := &r.last
-	*e = Entry{Step: r.steps, Time: r.now, Actor: a.ID, Kind: a.Kind, Op: op, Outcome: a.outcome, Rec1: a.rec1, Rec2: a.rec2}
+	*e = Entry{Step: r.steps, Time: r.now, Actor: a.ID, Kind: a.Kind, Op: op, Outcome: a.outcome, Rec1: a.rec1, Rec2: a.rec2, Note: a.note}
 	r.hash = hashEntry(r.hash, e)
 	if r.Cfg.KeepTrace {
 		r.trace = append(r.trace, *e)

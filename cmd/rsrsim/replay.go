@@ -124,7 +124,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case *schedule:
 			fmt.Fprintln(stdout, "schedule:")
-			fuzz.WriteSchedule(stdout, res.Run, nil)
+			fuzz.WriteSchedule(stdout, res.Run, nil, 0)
 			fmt.Fprintln(stdout)
 		case !*noTrace:
 			f := fuzz.TraceFilter{Actor: sim.ActorID(*actor), Record: uint32(*record), From: uint32(*from), To: uint32(*to),

@@ -274,6 +274,7 @@ func cmdShrink(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "directory for the shrunk failure file (default: the input's directory); the input is never overwritten")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	maxRuns := fs.Int("max-runs", fuzz.DefaultShrinkRuns, "budget of candidate runs")
+	maxLines := fs.Int("lines", 60, "print at most this many schedule lines, the first and last halves (0 = all; 'rsrsim replay FILE --schedule' prints all)")
 	pos, code, done := parseAll(fs, args, stderr)
 	if done {
 		if code == exitOK {
@@ -294,6 +295,9 @@ file holds a violation), 2 on bad input or if the file does not fail.
 	}
 	if *maxRuns < 1 {
 		return fail(stderr, "shrink", fmt.Errorf("--max-runs must be at least 1"))
+	}
+	if *maxLines < 0 {
+		return fail(stderr, "shrink", fmt.Errorf("--lines must not be negative"))
 	}
 	path := pos[0]
 	f, ds, err := fuzz.LoadFailure(path)
@@ -365,7 +369,7 @@ file holds a violation), 2 on bad input or if the file does not fail.
 	}
 	tbl.Render()
 	fmt.Fprintf(stdout, "wrote %s (trace hash %s, verified by replay)\n\nschedule:\n", saved, nf.TraceHash)
-	fuzz.WriteSchedule(stdout, res.Run, v)
+	fuzz.WriteSchedule(stdout, res.Run, v, *maxLines)
 	return exitFound
 }
 
@@ -383,6 +387,10 @@ func writeView(path string, write func(io.Writer) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		os.Remove(tmp.Name())
 		return err
 	}
