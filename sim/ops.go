@@ -22,7 +22,22 @@ var (
 	regMu        sync.Mutex
 	opNames      = []string{"-", "start"}
 	outcomeNames = []string{"ok"}
+	// opHashes and outcomeHashes are stable hashes of the names. The trace
+	// hash uses them, not the registration-order numbers, so a run hashes
+	// the same in every binary whatever packages it links.
+	opHashes      = []uint64{nameHash("-"), nameHash("start")}
+	outcomeHashes = []uint64{nameHash("ok")}
 )
+
+// nameHash is FNV-1a 64 of a name.
+func nameHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
 
 // RegisterOp returns the Op for name, registering it on first use. Call it
 // from package-level var initialisers only: the registry is read without a
@@ -36,6 +51,7 @@ func RegisterOp(name string) Op {
 		}
 	}
 	opNames = append(opNames, name)
+	opHashes = append(opHashes, nameHash(name))
 	return Op(len(opNames) - 1)
 }
 
@@ -50,6 +66,7 @@ func RegisterOutcome(name string) Outcome {
 		}
 	}
 	outcomeNames = append(outcomeNames, name)
+	outcomeHashes = append(outcomeHashes, nameHash(name))
 	return Outcome(len(outcomeNames) - 1)
 }
 

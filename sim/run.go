@@ -321,8 +321,9 @@ func mix(h, v uint64) uint64 {
 func hashEntry(h uint64, e *Entry) uint64 {
 	h = mix(h, uint64(e.Step))
 	h = mix(h, uint64(e.Time))
-	h = mix(h, uint64(e.Actor)|uint64(e.Kind)<<32|uint64(e.Op)<<40)
-	h = mix(h, uint64(e.Outcome)|uint64(e.Rec1)<<16)
-	h = mix(h, uint64(e.Rec2))
+	h = mix(h, uint64(e.Actor)|uint64(e.Kind)<<32)
+	h = mix(h, opHashes[e.Op])
+	h = mix(h, outcomeHashes[e.Outcome])
+	h = mix(h, uint64(e.Rec1)|uint64(e.Rec2)<<32)
 	return h
 }
