@@ -199,3 +199,53 @@ func (t *rsrTarget) Quiesce(r *sim.Run, w *model.World, ck *invariants.Checker) 
 	})
 	r.Loop(nil)
 }
+
+// Profiles are named target configurations. A profile is resolved into a
+// full RSRConfig when a campaign starts, so failure files record the
+// resolved configuration, never a profile name.
+var rsrProfiles = map[string]func() RSRConfig{
+	// default: the default rack (non-uniform, real Crucible agent).
+	"default": DefaultRSRConfig,
+	// rsr-focus drives region snapshot replacement through its whole flow
+	// as omicron's own tests do: the simulated agent (a clone from an
+	// expunged source succeeds, spec 50 §3.4), one disk per sled (so the
+	// region-set finding F1 cannot end runs early), more users of the
+	// snapshot, and weights toward deletes, clones, replacement requests
+	// and task activations.
+	"rsr-focus": func() RSRConfig {
+		c := DefaultRSRConfig()
+		c.Options.SimulatedAgent = true
+		c.Workload.Topology = model.TopologySpec{Sleds: 5}
+		c.Workload.SetupDisksFromSnaps = 2
+		c.Workload.Actions = 16
+		c.Knobs = map[string]int{
+			"act-disk-create-blank":         5,
+			"act-disk-create-from-snapshot": 30,
+			"act-disk-create-from-image":    10,
+			"act-disk-delete":               30,
+			"act-snapshot-create":           5,
+			"act-snapshot-delete":           30,
+			"act-image-create":              10,
+			"act-image-delete":              5,
+			"act-expunge-disk":              15,
+			"act-manual-rsr-request":        25,
+			"act-manual-rr-request":         0,
+			"act-remove-read-only-parent":   2,
+			"act-activate-task":             90,
+			"act-instance-attach-detach":    5,
+		}
+		return c
+	},
+}
+
+// RSRProfileNames lists the profiles.
+func RSRProfileNames() []string { return []string{"default", "rsr-focus"} }
+
+// RSRProfile returns the configuration of profile name as JSON.
+func RSRProfile(name string) (json.RawMessage, error) {
+	f, ok := rsrProfiles[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown profile %q (known: %v)", name, RSRProfileNames())
+	}
+	return json.Marshal(f())
+}

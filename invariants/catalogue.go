@@ -74,7 +74,7 @@ var Catalogue = []Oracle{
 	{RSOnRegionDataset, State, "a region snapshot sits on its region's dataset", "spec 10 §9 item 8"},
 	{RequestStateConsist, State, "RSR requests: saga-owned states have an operating saga, other states none, and ids are set as the state requires", "spec 10 §5.3"},
 	{StepStateConsist, State, "RSR steps: Running has an operating saga, other states none; Complete has its stash volume", "spec 10 §5.5"},
-	{NewRegionAlive, State, "a request in ReplacementDone, DeletingOldVolume or Running has its new region, not deleting", "spec 40 §4 INV-NEWREGION"},
+	{NewRegionAlive, State, "while a request in ReplacementDone, DeletingOldVolume or Running still has its region snapshot, its new region exists and is not deleting", "spec 40 §4 INV-NEWREGION, harmful-only form"},
 	{OneLockPerVolume, State, "at most one volume_repair row per volume", "spec 10 §2.5 item 7"},
 	{LockOwnerLive, State, "every lock is held by a request not Complete, a step Requested or Running, a region replacement not Complete, or a running snapshot-create saga", "spec 40 §13 INV-LOCK-OWNER"},
 	{EvHardDel, EventCheck, "a volume-delete saga never hard-deletes a volume that still owns read/write regions", "spec 40 §9 EV-HARDDEL"},

@@ -427,10 +427,15 @@ func (ck *Checker) checkRequests() *sim.Violation {
 				}
 			}
 		}
-		if ck.on(NewRegionAlive) && (q.State == model.RSRReplacementDone || q.State == model.RSRDeletingOldVolume || q.State == model.RSRRunning) {
+		// N is needed while the replaced region snapshot's row exists: as
+		// long as it does, the step task can still create steps that swap
+		// A for N (spec 40 §4, the "harmful only" form). Once the row is
+		// gone no step can need N; a finish saga that deleted NRV and then
+		// unwound leaves the request Running with N legitimately gone.
+		if ck.on(NewRegionAlive) && (q.State == model.RSRReplacementDone || q.State == model.RSRDeletingOldVolume || q.State == model.RSRRunning) && db.RegionSnapshot(q.Old) != nil {
 			r := db.Region(q.NewRegionID)
 			if r == nil || r.Deleting {
-				return violation(NewRegionAlive, q.State.String(), fmt.Sprintf("request %d is %s but its new region %d is %s", q.ID, q.State, q.NewRegionID, goneOrDeleting(r == nil)))
+				return violation(NewRegionAlive, q.State.String(), fmt.Sprintf("request %d is %s and its region snapshot %v still exists, but its new region %d is %s", q.ID, q.State, q.Old, q.NewRegionID, goneOrDeleting(r == nil)))
 			}
 		}
 	}
@@ -502,7 +507,13 @@ func (ck *Checker) checkLocks() *sim.Violation {
 		}
 		for _, sg := range ck.W.Sagas {
 			if sg.LockID() == l.RepairID {
-				return violation(LockOwnerLive, "saga-"+sg.State.String(), fmt.Sprintf("volume %d is locked by %s saga %d's lock %d, and that saga is %s", l.VolumeID, sg.Name, sg.ID, l.RepairID, sg.State))
+				// Shape: did the saga lose its lock with its disk gone
+				// (its lookups fail) or with the disk still there?
+				disk := "disk-live"
+				if d := db.Disk(sg.LockDisk()); d == nil || d.Deleted {
+					disk = "disk-deleted"
+				}
+				return violation(LockOwnerLive, "saga-"+sg.State.String()+"-"+disk, fmt.Sprintf("volume %d is locked by %s saga %d's lock %d, and that saga is %s (%s)", l.VolumeID, sg.Name, sg.ID, l.RepairID, sg.State, disk))
 			}
 		}
 		return violation(LockOwnerLive, "no-live-owner", fmt.Sprintf("volume %d is locked by %d, which is no request, step, region replacement or running snapshot-create saga", l.VolumeID, l.RepairID))

@@ -260,3 +260,12 @@ func (db *DB) pickPoolDataset(dsPool []int, p int) UUID {
 func (db *DB) DiskRegionAllocate(volume UUID, strategy AllocStrategy) ([]Region, error) {
 	return db.RegionAllocate(volume, 0, strategy, 3)
 }
+
+// DefaultAllocStrategy is Nexus's configured default_region_allocation_strategy,
+// used by disk create and snapshot create (Options.AllocRandom).
+func (db *DB) DefaultAllocStrategy() AllocStrategy {
+	if db.Cfg.Options.AllocRandom {
+		return AllocRandom
+	}
+	return AllocRandomDistinctSleds
+}

@@ -397,6 +397,14 @@ type Options struct {
 	// (find_volumes_referencing_socket_addr, requested steps). 0 means
 	// omicron's SQL_BATCH_SIZE (1000).
 	PageSize int
+	// AllocRandom sets Nexus's default_region_allocation_strategy to
+	// `random` (nexus/tests/config.test.toml and the single-sled config),
+	// the strategy of the disk-create and snapshot-create allocations in
+	// omicron's own tests (spec 50 §2.7). False is the multi-sled
+	// production default, random_with_distinct_sleds. The replacement
+	// sagas take their strategy from their task, which always passes
+	// random_with_distinct_sleds.
+	AllocRandom bool `json:",omitempty"`
 }
 
 // Config is everything that shapes the model's behaviour for a run.

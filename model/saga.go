@@ -91,6 +91,20 @@ type Inject struct {
 	RepeatAll   bool
 	ActionTimes int // how many times the repeated node's action runs (>= 1)
 	UndoTimes   int // how many times the repeated node's undo runs (>= 1)
+	// Crash is a deterministic crash plan (spec 20 §1.3 item 3); the zero
+	// value is no crash.
+	Crash CrashAt
+}
+
+// CrashAt stops node Node's action (or, with Undo, its undo) once, after
+// its AfterStep-th atomic step, as a Nexus crash would; the node then runs
+// again from its beginning. If the node ends after exactly AfterStep steps,
+// its success record is lost instead (the executor re-runs it just the
+// same). A node that takes fewer steps is not crashed. AfterStep 0 = none.
+type CrashAt struct {
+	Node      int
+	AfterStep int
+	Undo      bool
 }
 
 // NoInject is the zero injection.
@@ -113,6 +127,7 @@ type Saga struct {
 	status    []NodeStatus
 	names     []string
 	failing   bool // an action failed: no new node starts
+	crashDone bool // Inject.Crash has fired
 	Inject    Inject
 	Actor     *sim.Actor
 	w         *World
@@ -179,6 +194,22 @@ type NodeCtx struct {
 	Saga    *Saga
 	Node    *Node
 	Undoing bool
+
+	crashAfter int // Inject.Crash: stop this execution after this many steps
+	steps      int // atomic steps taken (counted only with crashAfter > 0)
+}
+
+// Step is sim.Ctx.Step, counting the node's steps for Inject.Crash: after
+// the crashAfter-th step the engine stops the node actor (a crash at rate
+// 1000 draws no choice).
+func (x *NodeCtx) Step(op sim.Op) {
+	x.Ctx.Step(op)
+	if x.crashAfter > 0 {
+		x.steps++
+		if x.steps == x.crashAfter {
+			x.Self().CrashPermille = 1000
+		}
+	}
 }
 
 // SagaError is the error of an injected failure.
@@ -206,13 +237,25 @@ func nopNode(*NodeCtx) error { return nil }
 
 // StartSaga creates a saga actor. For a user request, the caller then waits
 // for s.Actor (saga_execute); a task does not (saga_start).
+//
+// With World.NoopSagaStart the start is only counted (NoopSagaStarts) and
+// the saga never runs: it gets an id but no actor and is not listed in
+// w.Sagas (omicron's NoopStartSaga, nexus/src/app/background/init.rs test
+// module, used by the background tasks' unit tests). Only task activations
+// may run in that mode: a user request would wait on the missing actor.
 func (w *World) StartSaga(c spawner, s *Saga) *Saga {
 	s.w = w
 	s.ID = w.DB.NewUUID()
 	s.names = s.names[:0]
 	s.status = make([]NodeStatus, s.index(s.Stages, 0))
 	if s.Inject.ActionTimes == 0 && s.Inject.UndoTimes == 0 && s.Inject.ErrorAt == 0 && s.Inject.RepeatNode == 0 && !s.Inject.RepeatAll {
+		crash := s.Inject.Crash
 		s.Inject = NoInject
+		s.Inject.Crash = crash
+	}
+	if w.NoopSagaStart {
+		w.NoopSagaStarts++
+		return s
 	}
 	w.Sagas = append(w.Sagas, s)
 	s.Actor = c.Spawn(sim.KindSaga, s.Name, func(c *sim.Ctx) { s.execute(c) })
@@ -353,11 +396,24 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
 	w := s.w
 	for {
 		var err error
+		crash := 0
+		if ci := s.Inject.Crash; ci.AfterStep > 0 && ci.Node == n.idx && ci.Undo == undo && !s.crashDone {
+			crash = ci.AfterStep
+		}
+		var x *NodeCtx
 		a := c.Spawn(sim.KindNode, s.Name+"/"+n.Name, func(c *sim.Ctx) {
-			err = fn(&NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo})
+			x = &NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash}
+			err = fn(x)
 		})
 		a.CrashPermille = w.crashRate()
 		c.Wait(a)
+		if crash > 0 && (a.Killed || x.steps == crash) {
+			// Inject.Crash: stopped after its crash-th step, or ended
+			// there before its result was recorded.
+			s.crashDone = true
+			w.Crashes++
+			continue
+		}
 		if a.Killed {
 			w.Crashes++
 			continue // recovery: the node runs again from its beginning

@@ -159,7 +159,7 @@ func (st *diskCreate) createDiskRecordUndo(x *NodeCtx) error {
 // the (not yet created) disk volume.
 func (st *diskCreate) allocRegions(x *NodeCtx) error {
 	x.Step(opRegionAllocate)
-	regs, err := x.DB.DiskRegionAllocate(st.volID, AllocRandomDistinctSleds)
+	regs, err := x.DB.DiskRegionAllocate(st.volID, x.DB.DefaultAllocStrategy())
 	note(x.Ctx, err, st.volID, UUID(len(regs)))
 	if err != nil {
 		return err
@@ -398,7 +398,7 @@ func (st *snapCreate) allocRegions(x *NodeCtx) error {
 		return err
 	}
 	x.Step(opRegionAllocate)
-	regs, err := x.DB.DiskRegionAllocate(st.dstID, AllocRandomDistinctSleds)
+	regs, err := x.DB.DiskRegionAllocate(st.dstID, x.DB.DefaultAllocStrategy())
 	note(x.Ctx, err, st.dstID, UUID(len(regs)))
 	if err != nil {
 		return err
@@ -884,6 +884,15 @@ func (w *World) NewRemoveROPSaga(volume UUID) *Saga {
 func (s *Saga) LockID() UUID {
 	if sc, ok := s.out.(*snapCreate); ok {
 		return sc.lockID
+	}
+	return 0
+}
+
+// LockDisk returns the disk a snapshot-create saga locks (0 for any other
+// saga).
+func (s *Saga) LockDisk() UUID {
+	if sc, ok := s.out.(*snapCreate); ok {
+		return sc.disk
 	}
 	return 0
 }

@@ -13,7 +13,7 @@ type invFixture struct {
 	nrv UUID
 }
 
-func newInvFixture(t *testing.T) *invFixture {
+func newInvFixture(t testing.TB) *invFixture {
 	x := &invFixture{rsFixture: newRSFixture(t)}
 	f := x.f
 	x.d2, _, _ = f.disk(vVol(f.db.NewUUID(), nil, vReg(f.db.NewUUID(), true, x.ads...)), f.three()...)

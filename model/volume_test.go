@@ -360,6 +360,17 @@ func TestVolumeCreateResolutionOrderAndRowChoice(t *testing.T) {
 	v2 := f.db.NewUUID()
 	f.create(v2, vVol(v2, nil, vReg(1, true, ad)))
 	f.wantRows(rsRes(k2), v2)
+
+	// two read-only regions at one address: the chooser picks too
+	_, rAd := f.region(ds, 0, true)
+	r2, _ := f.regionAt(ds, 0, true, rAd.Port)
+	f.db.Ch = &vfxChooser{vals: []int{1}}
+	v3 := f.db.NewUUID()
+	f.create(v3, vVol(v3, nil, vReg(1, true, rAd)))
+	f.wantRows(roRes(r2), v3)
+	if f.db.ResolveReadWriteTarget(rAd) != 0 {
+		t.Fatal("read-only regions resolved as read/write")
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -641,6 +652,16 @@ func TestSoftDeleteVolumeRollsBack(t *testing.T) {
 		t.Fatalf("duplicate target: %v", err)
 	}
 	f.sameState(before, "failed soft delete (duplicate)")
+
+	// one occurrence but two usage rows: the delete must remove exactly 1
+	one := f.db.NewUUID()
+	f.create(one, vVol(one, nil, vReg(1, true, ads[1])))
+	f.db.addUsage(one, rsRes(ks[1]))
+	before = f.state()
+	if _, err := f.db.SoftDeleteVolume(one); vClass(err) != ErrInternal {
+		t.Fatalf("two rows for one occurrence: %v", err)
+	}
+	f.sameState(before, "failed soft delete (two rows)")
 
 	// a read-only target that no longer resolves
 	ro := f.db.NewUUID()
@@ -990,7 +1011,7 @@ type rsFixture struct {
 	dsets []UUID
 }
 
-func newRSFixture(t *testing.T) *rsFixture {
+func newRSFixture(t testing.TB) *rsFixture {
 	f := newVFX(t)
 	x := &rsFixture{f: f, dsets: f.three()}
 	var regs []UUID
@@ -1139,6 +1160,26 @@ func TestVolumeReplaceSnapshotInternalErrors(t *testing.T) {
 		t.Fatalf("two (T, N) rows: %v", err)
 	}
 	f.sameState(before, "two (T, N) rows")
+}
+
+// E = N: both "present", one replacement (E by itself), so the call goes
+// ahead. It moves (V, E) to T, then finds that one row under T and moves it
+// back: V keeps E and its row, while T now holds [E] with no row of its own.
+// No caller passes E = N; this pins omicron's arithmetic.
+func TestVolumeReplaceSnapshotSameTarget(t *testing.T) {
+	x := newRSFixture(t)
+	f := x.f
+	res, err := f.db.VolumeReplaceSnapshot(x.s, x.ads[0], x.ads[0], x.tv)
+	if err != nil || res != ReplaceDone {
+		t.Fatalf("%v %v", res, err)
+	}
+	f.wantRows(rsRes(x.ks[0]), x.s)
+	if got := f.db.ReadOnlyResourcesAssociatedWithVolume(nil, x.tv); !reflect.DeepEqual(got, vAddrs(x.ads[0])) {
+		t.Fatalf("T targets %v", got)
+	}
+	if !slices.Contains(invNames(f.db.CheckStateInvariants(nil)), InvUsageMatchesVCR) {
+		t.Fatal("T's missing row not reported")
+	}
 }
 
 func TestVolumeReplaceSnapshotBothPresent(t *testing.T) {
@@ -1781,4 +1822,72 @@ func TestPropertyRefcountsMatchLiveVCRs(t *testing.T) {
 			},
 		})
 	})
+}
+
+// ---------------------------------------------------------------------------
+// Allocation and speed of the hot paths.
+
+func TestVolumeReadPathsDoNotAllocate(t *testing.T) {
+	x := newInvFixture(t)
+	f := x.f
+	vols := make([]Volume, 0, 16)
+	tgts := make([]Addr, 0, 16)
+	regs := make([]Region, 0, 16)
+	res := &CrucibleResources{Regions: []UUID{x.n}}
+	allocs := testing.AllocsPerRun(100, func() {
+		vols, _, _, _ = f.db.FindVolumesReferencingSocketAddrPage(vols[:0], x.ads[0], 0)
+		tgts = f.db.ReadOnlyResourcesAssociatedWithVolume(tgts[:0], x.d2)
+		regs = f.db.RegionsToDelete(regs[:0], res)
+		f.db.VolumeGet(x.s)
+		f.db.VolumeDeleted(x.s)
+		f.db.FindDeletedVolumeRegions()
+		f.db.ResolveReadOnlyTarget(x.nAd)
+		// the no-write outcomes of the transactions
+		f.db.VolumeReplaceSnapshot(x.s, x.nAd, x.ads[0], x.tv) // AlreadyHappened
+		f.db.VolumeCreate(x.s, nil)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations", allocs)
+	}
+	if len(vols) != 2 {
+		t.Fatalf("found %v", vols)
+	}
+}
+
+// BenchmarkVolumeLifecycle: create a disk from a snapshot, replace one of
+// its read-only targets, soft-delete both volumes involved.
+func BenchmarkVolumeLifecycle(b *testing.B) {
+	x := newInvFixture(b) // the NRV pins N
+	f := x.f
+	rop := vVol(1, nil, vReg(2, true, x.ads...))
+	for i := 0; i < b.N; i++ {
+		vol := f.db.NewUUID()
+		f.create(vol, vVol(vol, rop, vReg(3, false)))
+		tv := f.db.NewUUID()
+		f.create(tv, vVol(tv, nil, vReg(tv, true)))
+		if _, err := f.db.VolumeReplaceSnapshot(vol, x.ads[0], x.nAd, tv); err != nil {
+			b.Fatal(err)
+		}
+		f.softDelete(tv)
+		f.softDelete(vol)
+		f.db.VolumeHardDelete(tv)
+		f.db.VolumeHardDelete(vol)
+	}
+}
+
+func BenchmarkCheckStateInvariants(b *testing.B) {
+	x := &invFixture{rsFixture: newRSFixture(b)}
+	f := x.f
+	for i := 0; i < 20; i++ {
+		d, _, _ := f.disk(vVol(f.db.NewUUID(), nil, vReg(f.db.NewUUID(), true, x.ads...)), f.three()...)
+		_ = d
+	}
+	buf := make([]Violation, 0, 8)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = f.db.CheckStateInvariants(buf[:0])
+	}
+	if len(buf) != 0 {
+		b.Fatal(buf)
+	}
 }

@@ -74,6 +74,11 @@ type World struct {
 	// Events reported by acting steps since the oracles last drained them.
 	Events []Event
 
+	// NoopSagaStart makes StartSaga count saga starts in NoopSagaStarts
+	// instead of running them (omicron's NoopStartSaga; see StartSaga).
+	NoopSagaStart  bool
+	NoopSagaStarts int
+
 	// faultsOff turns every fault off (quiescence phase, scripted scenarios).
 	faultsOff bool
 	timersOff bool

@@ -1,0 +1,75 @@
+package fuzz
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oxide-sim/rsrsim/sim"
+)
+
+// findingSignatures pins, for each finding of FINDINGS.md, the violation
+// signature its shrunk failure file must still produce with every pre-fix
+// switch off. If the model changes so that a file no longer reproduces its
+// finding, this test fails: re-find it with a campaign, shrink it again and
+// update the file, or record why the finding is gone.
+var findingSignatures = map[string]string{
+	"F1":   "region-set-redundancy:same-sled",
+	"F2":   "lock-owner-live:saga-stuck-disk-deleted",
+	"F2b":  "lock-owner-live:saga-failed-disk-deleted",
+	"F3":   "ev-harddel:region-not-in-vcr",
+	"F4":   "live-drain-converges",
+	"F5":   "end-task-errors:region_snapshot_replacement_start",
+	"F6":   "end-no-stuck-saga:region-snapshot-replacement-start/set_saga_id",
+	"F7":   "end-no-resources:usage-row-of-missing-volume",
+	"F8":   "end-no-resources:agent-object",
+	"F9":   "end-no-resources:read-write-region",
+	"F9b":  "live-request:Running",
+	"F10":  "no-orphaned-rw-region",
+	"F10b": "no-orphaned-rw-region",
+	"F11":  "inv-newregion:DeletingOldVolume",
+	"F12":  "no-free-while-referenced:read-only-region",
+	"F13":  "end-no-expunged-dependency:read-only",
+	"F14":  "lock-owner-live:saga-stuck-disk-live",
+	"F15":  "end-no-resources:read-only-region",
+}
+
+func TestFindingsStayDetectable(t *testing.T) {
+	files, _ := filepath.Glob("testdata/findings/*.json")
+	if len(files) != len(findingSignatures) {
+		t.Errorf("%d finding files, %d pinned signatures", len(files), len(findingSignatures))
+	}
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(id, func(t *testing.T) {
+			want, ok := findingSignatures[id]
+			if !ok {
+				t.Fatalf("no pinned signature for %s", id)
+			}
+			ff, ds, err := LoadFailure(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ff.TargetConfig) > 0 && strings.Contains(string(ff.TargetConfig), `"bugs"`) {
+				t.Fatalf("%s turns a pre-fix switch on: findings must reproduce with every switch off", id)
+			}
+			tg, err := NewTarget(ff.Target, ff.TargetConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Execute(tg, ff.Engine, sim.NewReplay(ds), RunOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Violation == nil {
+				t.Fatalf("%s no longer reproduces: no violation (want %s)", id, want)
+			}
+			if res.Violation.Signature != want {
+				t.Fatalf("%s reproduces %q, want %q", id, res.Violation.Signature, want)
+			}
+			if got := FormatHash(res.Hash); got != ff.TraceHash {
+				t.Logf("%s: trace hash %s differs from the file's %s (the model changed; the finding still reproduces)", id, got, ff.TraceHash)
+			}
+		})
+	}
+}
