@@ -127,6 +127,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 // configFlags are the flags that shape a run, shared by run and replay.
 type configFlags struct {
+	profile      string
 	target       string
 	targetConfig string
 	bugs         listFlag
@@ -138,6 +139,7 @@ type configFlags struct {
 
 func addConfigFlags(fs *flag.FlagSet, c *configFlags) {
 	fs.StringVar(&c.target, "target", defaultTarget, "what to simulate: "+strings.Join(fuzz.TargetNames(), ", "))
+	fs.StringVar(&c.profile, "profile", "", "rsr target: a named configuration ("+strings.Join(fuzz.RSRProfileNames(), ", ")+"); --target-config keys override it")
 	fs.StringVar(&c.targetConfig, "target-config", "", "the target's configuration as a JSON object (see 'rsrsim list targets')")
 	fs.Var(&c.bugs, "bug", "turn on a pre-fix switch (repeatable; see 'rsrsim list bugs')")
 	fs.StringVar(&c.strategy, "strategy", fuzz.DefaultEngine().Strategy, "scheduling strategy: "+strings.Join(sim.StrategyNames, ", "))
@@ -152,7 +154,18 @@ func (c *configFlags) build() (fuzz.Target, fuzz.EngineConfig, error) {
 	if err := eng.Validate(); err != nil {
 		return nil, eng, err
 	}
-	raw, err := targetConfigJSON(c.targetConfig, c.bugs)
+	base := ""
+	if c.profile != "" {
+		if c.target != "rsr" {
+			return nil, eng, fmt.Errorf("--profile applies to the rsr target only")
+		}
+		p, err := fuzz.RSRProfile(c.profile)
+		if err != nil {
+			return nil, eng, err
+		}
+		base = string(p)
+	}
+	raw, err := targetConfigJSON(base, c.targetConfig, c.bugs)
 	if err != nil {
 		return nil, eng, err
 	}
@@ -160,12 +173,18 @@ func (c *configFlags) build() (fuzz.Target, fuzz.EngineConfig, error) {
 	return t, eng, err
 }
 
-// targetConfigJSON merges --bug flags into the --target-config object.
-func targetConfigJSON(cfg string, bugs []string) (json.RawMessage, error) {
-	if cfg == "" && len(bugs) == 0 {
+// targetConfigJSON merges a profile's object, the --target-config object
+// (its top-level keys win) and the --bug flags.
+func targetConfigJSON(base, cfg string, bugs []string) (json.RawMessage, error) {
+	if base == "" && cfg == "" && len(bugs) == 0 {
 		return nil, nil
 	}
 	obj := map[string]any{}
+	if base != "" {
+		if err := json.Unmarshal([]byte(base), &obj); err != nil {
+			return nil, err
+		}
+	}
 	if cfg != "" {
 		if err := json.Unmarshal([]byte(cfg), &obj); err != nil {
 			return nil, fmt.Errorf("--target-config is not a JSON object: %v", err)
