@@ -23,6 +23,9 @@ type RSRConfig struct {
 	NoDeleteAll bool `json:"no_delete_all,omitempty"`
 	// Knobs overrides knob defaults by name (action weights, fault rates).
 	Knobs map[string]int `json:"knobs,omitempty"`
+	// FullChecks checks state invariants after every step, read-only
+	// steps included (a debug mode: results must be identical, only slower).
+	FullChecks bool `json:"full_checks,omitempty"`
 }
 
 // DefaultRSRConfig is the default target configuration.
@@ -165,6 +168,7 @@ func (t *rsrTarget) Prepare(r *sim.Run) (*model.World, *invariants.Checker) {
 	w := model.NewWorld(model.Config{Switches: t.sw, Options: t.cfg.Options}, r)
 	ck := invariants.NewChecker(w)
 	ck.Disabled = t.disabled
+	ck.Full = t.cfg.FullChecks
 	r.AfterStep = ck.AfterStep
 	return w, ck
 }
@@ -208,13 +212,16 @@ var rsrProfiles = map[string]func() RSRConfig{
 	"default": DefaultRSRConfig,
 	// rsr-focus drives region snapshot replacement through its whole flow
 	// as omicron's own tests do: the simulated agent (a clone from an
-	// expunged source succeeds, spec 50 §3.4), one disk per sled (so the
+	// expunged source succeeds, spec 50 §3.4), ports drawn so that one
+	// port's text can prefix another's (spec 40 #9 needs it), one disk per
+	// sled (so the
 	// region-set finding F1 cannot end runs early), more users of the
 	// snapshot, and weights toward deletes, clones, replacement requests
 	// and task activations.
 	"rsr-focus": func() RSRConfig {
 		c := DefaultRSRConfig()
 		c.Options.SimulatedAgent = true
+		c.Options.PortPrefixAliasing = true
 		c.Workload.Topology = model.TopologySpec{Sleds: 5}
 		c.Workload.SetupDisksFromSnaps = 2
 		c.Workload.Actions = 16

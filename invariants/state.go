@@ -2,6 +2,7 @@ package invariants
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/oxide-sim/rsrsim/model"
 	"github.com/oxide-sim/rsrsim/sim"
@@ -14,6 +15,15 @@ type Checker struct {
 	// Disabled oracles are skipped (a user's explicit choice, recorded in
 	// the run's configuration; every oracle is on by default).
 	Disabled map[string]bool
+	// Full checks state invariants after every step, read-only ones
+	// included (debug mode; the results must not differ).
+	Full bool
+	// sagaEnds is the World.SagaEnds value at the last state check.
+	sagaEnds int
+
+	// per-check placement table, indexed by dataset IP
+	ipPool, ipSled []model.UUID
+	ipGone, ipOK   []bool
 
 	claimed []model.UUID
 	counts  []resCount
@@ -157,6 +167,7 @@ func contains(s []model.UUID, id model.UUID) bool {
 // CheckState runs every state invariant and returns the first violation.
 func (ck *Checker) CheckState() *sim.Violation {
 	db := ck.W.DB
+	ck.buildPlacement()
 	for i := range db.Volumes {
 		v := &db.Volumes[i]
 		if v.SoftDeleted {
@@ -353,17 +364,55 @@ func gone(db *model.DB, ds model.UUID) bool {
 	return err == nil && !in
 }
 
+// buildPlacement fills the per-check table dataset IP → (zpool, sled,
+// gone), so target lookups cost an index instead of row scans.
+func (ck *Checker) buildPlacement() {
+	db := ck.W.DB
+	n := 0
+	for i := range db.Datasets {
+		if ip := int(db.Datasets[i].IP); ip >= n {
+			n = ip + 1
+		}
+	}
+	ck.ipPool = grow(ck.ipPool, n)
+	ck.ipSled = grow(ck.ipSled, n)
+	ck.ipGone = growB(ck.ipGone, n)
+	ck.ipOK = growB(ck.ipOK, n)
+	for i := range db.Datasets {
+		d := &db.Datasets[i]
+		z := db.Zpool(d.PoolID)
+		if z == nil {
+			continue
+		}
+		ck.ipPool[d.IP], ck.ipSled[d.IP], ck.ipOK[d.IP] = z.ID, z.SledID, true
+		ck.ipGone[d.IP] = gone(db, d.ID)
+	}
+}
+
+func grow(s []model.UUID, n int) []model.UUID {
+	if cap(s) < n {
+		s = make([]model.UUID, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func growB(s []bool, n int) []bool {
+	if cap(s) < n {
+		s = make([]bool, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // placement returns the zpool and sled behind a target, if it resolves.
-func placement(db *model.DB, a model.Addr) (pool, sled model.UUID, ok bool) {
-	d := db.DatasetByIP(a.IP)
-	if d == nil {
+func (ck *Checker) placement(a model.Addr) (pool, sled model.UUID, ok bool) {
+	if int(a.IP) >= len(ck.ipOK) || !ck.ipOK[a.IP] {
 		return 0, 0, false
 	}
-	z := db.Zpool(d.PoolID)
-	if z == nil {
-		return 0, 0, false
-	}
-	return z.ID, z.SledID, true
+	return ck.ipPool[a.IP], ck.ipSled[a.IP], true
 }
 
 // checkRegionSets walks every Region node of v (sub-volumes and read-only
@@ -374,15 +423,14 @@ func (ck *Checker) checkRegionSets(vol *model.Volume, v *model.VCR) *sim.Violati
 		return nil
 	}
 	if v.Kind == model.VCRRegion {
-		db := ck.W.DB
 		ts := v.Targets
 		for i := 0; i < len(ts); i++ {
-			pi, si, oki := placement(db, ts[i])
+			pi, si, oki := ck.placement(ts[i])
 			for j := i + 1; j < len(ts); j++ {
 				if ts[i] == ts[j] {
 					return violation(RegionSetRedundancy, "same-target", fmt.Sprintf("live volume %d has a Region naming target %v twice", vol.ID, ts[i]))
 				}
-				pj, sj, okj := placement(db, ts[j])
+				pj, sj, okj := ck.placement(ts[j])
 				if !oki || !okj {
 					continue
 				}
@@ -435,7 +483,7 @@ func (ck *Checker) checkRequests() *sim.Violation {
 		if ck.on(NewRegionAlive) && (q.State == model.RSRReplacementDone || q.State == model.RSRDeletingOldVolume || q.State == model.RSRRunning) && db.RegionSnapshot(q.Old) != nil {
 			r := db.Region(q.NewRegionID)
 			if r == nil || r.Deleting {
-				return violation(NewRegionAlive, q.State.String(), fmt.Sprintf("request %d is %s and its region snapshot %v still exists, but its new region %d is %s", q.ID, q.State, q.Old, q.NewRegionID, goneOrDeleting(r == nil)))
+				return violation(NewRegionAlive, q.State.String()+"-"+strings.ReplaceAll(goneOrDeleting(r == nil), "marked ", ""), fmt.Sprintf("request %d is %s and its region snapshot %v still exists, but its new region %d is %s", q.ID, q.State, q.Old, q.NewRegionID, goneOrDeleting(r == nil)))
 			}
 		}
 	}

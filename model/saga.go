@@ -268,6 +268,7 @@ type spawner interface {
 }
 
 func (s *Saga) execute(c *sim.Ctx) {
+	defer func() { s.w.SagaEnds++ }()
 	if !s.runStages(c, s.Stages) {
 		s.State = SagaUnwinding
 		if s.unwindStages(c, s.Stages) {

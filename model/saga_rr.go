@@ -8,18 +8,18 @@ import "github.com/oxide-sim/rsrsim/sim"
 // matters to RSR mostly through the volume repair lock it holds.
 
 var (
-	opFindRWOnExpunged    = sim.RegisterOp("find_read_write_regions_on_expunged_physical_disks")
-	opLookupRRByOld       = sim.RegisterOp("lookup_region_replacement_request_by_old_region_id")
+	opFindRWOnExpunged    = sim.RegisterReadOp("find_read_write_regions_on_expunged_physical_disks")
+	opLookupRRByOld       = sim.RegisterReadOp("lookup_region_replacement_request_by_old_region_id")
 	opCreateRR            = sim.RegisterOp("insert_region_replacement_request")
-	opRequestedRRPage     = sim.RegisterOp("get_requested_region_replacements (page)")
+	opRequestedRRPage     = sim.RegisterReadOp("get_requested_region_replacements (page)")
 	opRRCompleteFromReq   = sim.RegisterOp("set_region_replacement_complete_from_requested")
-	opSagaStartRRStart    = sim.RegisterOp("saga_start region-replacement-start")
-	opRunningRR           = sim.RegisterOp("get_running_region_replacements")
-	opRRHasFinishNotif    = sim.RegisterOp("request_has_matching_successful_finish_notification")
+	opSagaStartRRStart    = sim.RegisterReadOp("saga_start region-replacement-start")
+	opRunningRR           = sim.RegisterReadOp("get_running_region_replacements")
+	opRRHasFinishNotif    = sim.RegisterReadOp("request_has_matching_successful_finish_notification")
 	opMarkRRDone          = sim.RegisterOp("mark_region_replacement_as_done")
-	opSagaStartRRDrive    = sim.RegisterOp("saga_start region-replacement-drive")
-	opDoneRR              = sim.RegisterOp("get_done_region_replacements")
-	opSagaStartRRFinish   = sim.RegisterOp("saga_start region-replacement-finish")
+	opSagaStartRRDrive    = sim.RegisterReadOp("saga_start region-replacement-drive")
+	opDoneRR              = sim.RegisterReadOp("get_done_region_replacements")
+	opSagaStartRRFinish   = sim.RegisterReadOp("saga_start region-replacement-finish")
 	opSetRRAllocating     = sim.RegisterOp("set_region_replacement_allocating")
 	opUndoRRAllocating    = sim.RegisterOp("undo_set_region_replacement_allocating")
 	opReplaceRegion       = sim.RegisterOp("volume_replace_region")
@@ -32,10 +32,10 @@ var (
 	opSetRRCompleting     = sim.RegisterOp("set_region_replacement_completing")
 	opUndoRRCompleting    = sim.RegisterOp("undo_set_region_replacement_completing")
 	opSetRRComplete       = sim.RegisterOp("set_region_replacement_complete")
-	opManualRSRGet        = sim.RegisterOp("omdb: region_snapshot_get")
-	opManualSnapshotGet   = sim.RegisterOp("omdb: snapshot by id")
+	opManualRSRGet        = sim.RegisterReadOp("omdb: region_snapshot_get")
+	opManualSnapshotGet   = sim.RegisterReadOp("omdb: snapshot by id")
 	opManualInsertRSR     = sim.RegisterOp("omdb: insert_region_snapshot_replacement_request_with_volume_id")
-	opManualGetRegion     = sim.RegisterOp("omdb: get_region")
+	opManualGetRegion     = sim.RegisterReadOp("omdb: get_region")
 	opManualCreateRR      = sim.RegisterOp("omdb: create_region_replacement_request_for_region")
 	opPhysicalDiskExpunge = sim.RegisterOp("physical_disk_expunge")
 
@@ -509,9 +509,9 @@ func (w *World) ExpungePhysicalDisk(c *sim.Ctx, pd UUID) error {
 	return err
 }
 
-func contains(s []UUID, id UUID) bool {
+func contains[T comparable](s []T, v T) bool {
 	for _, x := range s {
-		if x == id {
+		if x == v {
 			return true
 		}
 	}

@@ -12,7 +12,7 @@ import (
 var (
 	opSetRSRAllocating     = sim.RegisterOp("set_region_snapshot_replacement_allocating")
 	opUndoRSRAllocating    = sim.RegisterOp("undo_set_region_snapshot_replacement_allocating")
-	opGetRegion            = sim.RegisterOp("get_region")
+	opGetRegion            = sim.RegisterReadOp("get_region")
 	opRegionAllocate       = sim.RegisterOp("region allocation")
 	opAgentRegionEnsure    = sim.RegisterOp("agent: ensure region")
 	opRegionSetPort        = sim.RegisterOp("region_set_port")
@@ -25,8 +25,9 @@ var (
 	opSetRSRRunning        = sim.RegisterOp("set_region_snapshot_replacement_running")
 	opSetStepRunning       = sim.RegisterOp("set_region_snapshot_replacement_step_running")
 	opUndoStepRunning      = sim.RegisterOp("undo_set_region_snapshot_replacement_step_running")
-	opGetRSRByID           = sim.RegisterOp("get_region_snapshot_replacement_request_by_id")
-	opDiskForVolume        = sim.RegisterOp("disk_for_volume_id")
+	opGetRSRByID           = sim.RegisterReadOp("get_region_snapshot_replacement_request_by_id")
+	opRegionAddr           = sim.RegisterOp("region_addr")
+	opDiskForVolume        = sim.RegisterReadOp("disk_for_volume_id")
 	opNotifyUpstairs       = sim.RegisterOp("propolis: replace VCR (notify upstairs)")
 	opSetStepComplete      = sim.RegisterOp("set_region_snapshot_replacement_step_complete")
 	opSetStepVolumeDeleted = sim.RegisterOp("set_region_snapshot_replacement_step_volume_deleted")
@@ -419,7 +420,7 @@ func (st *rsrStep) createReplaceParams(x *NodeCtx) error {
 	if q.NewRegionID == 0 {
 		return errNoNewRegionID
 	}
-	x.Step(opGetRegion)
+	x.Step(opRegionAddr) // may write the port back: not a read-only step
 	addr, err := x.W.RegionAddr(x.Ctx, q.NewRegionID)
 	note(x.Ctx, err, q.NewRegionID, UUID(0))
 	if err != nil {

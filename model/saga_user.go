@@ -11,14 +11,14 @@ import (
 // read-only-parent removal.
 
 var (
-	opLookupSource         = sim.RegisterOp("LookupPath source (snapshot or image)")
+	opLookupSource         = sim.RegisterReadOp("LookupPath source (snapshot or image)")
 	opCreateDiskRecord     = sim.RegisterOp("project_create_disk")
 	opDiskSoftDelete       = sim.RegisterOp("project_delete_disk_no_auth")
 	opDiskUndelete         = sim.RegisterOp("project_undelete_disk_set_faulted_no_auth")
 	opDiskUpdateRuntime    = sim.RegisterOp("disk_update_runtime")
-	opLookupDisk           = sim.RegisterOp("LookupPath disk")
-	opLookupSnapshot       = sim.RegisterOp("LookupPath snapshot")
-	opLookupImage          = sim.RegisterOp("LookupPath image")
+	opLookupDisk           = sim.RegisterReadOp("LookupPath disk")
+	opLookupSnapshot       = sim.RegisterReadOp("LookupPath snapshot")
+	opLookupImage          = sim.RegisterReadOp("LookupPath image")
 	opVolumeCheckout       = sim.RegisterOp("volume_checkout")
 	opVolumeRepairLock     = sim.RegisterOp("volume_repair_lock")
 	opVolumeRepairUnlock   = sim.RegisterOp("volume_repair_unlock")
@@ -28,7 +28,7 @@ var (
 	opAgentTakeSnapshot    = sim.RegisterOp("agent: take snapshot (pantry/propolis)")
 	opAgentRunSnapEnsure   = sim.RegisterOp("agent: ensure running snapshot")
 	opRegionSnapshotCreate = sim.RegisterOp("region_snapshot_create")
-	opPantryCall           = sim.RegisterOp("pantry call")
+	opPantryCall           = sim.RegisterReadOp("pantry call")
 	opImageCreate          = sim.RegisterOp("project_image_create")
 	opImageDelete          = sim.RegisterOp("image_delete")
 	opVolumeRemoveROP      = sim.RegisterOp("volume_remove_rop")

@@ -11,16 +11,16 @@ import "github.com/oxide-sim/rsrsim/sim"
 
 var (
 	opSoftDeleteVolume    = sim.RegisterOp("soft_delete_volume")
-	opRegionsToDelete     = sim.RegisterOp("regions_to_delete")
-	opSnapshotsToDelete   = sim.RegisterOp("snapshots_to_delete (one region snapshot)")
+	opRegionsToDelete     = sim.RegisterReadOp("regions_to_delete")
+	opSnapshotsToDelete   = sim.RegisterReadOp("snapshots_to_delete (one region snapshot)")
 	opAgentRegionDelete   = sim.RegisterOp("agent: delete region")
 	opAgentRunSnapDelete  = sim.RegisterOp("agent: delete running snapshot")
 	opAgentSnapDelete     = sim.RegisterOp("agent: delete snapshot")
 	opRegionsHardDelete   = sim.RegisterOp("regions_hard_delete")
 	opRegionSnapRemove    = sim.RegisterOp("region_snapshot_remove")
-	opFindDeletedRegions  = sim.RegisterOp("find_deleted_volume_regions")
+	opFindDeletedRegions  = sim.RegisterReadOp("find_deleted_volume_regions")
 	opVolumeHardDelete    = sim.RegisterOp("volume_hard_delete")
-	opGetAllocatedRegions = sim.RegisterOp("get_allocated_regions")
+	opGetAllocatedRegions = sim.RegisterReadOp("get_allocated_regions")
 )
 
 // volDeleteState holds the persisted outputs of one volume-delete subsaga.

@@ -10,8 +10,8 @@ import (
 // of omicron's tests (spec 30 §B.0).
 
 var (
-	opDriverNext      = sim.RegisterOp("workload: next action")
-	opAPILookup       = sim.RegisterOp("API lookup")
+	opDriverNext      = sim.RegisterReadOp("workload: next action")
+	opAPILookup       = sim.RegisterReadOp("API lookup")
 	opDiskAttach      = sim.RegisterOp("instance attach/detach disk")
 	outNoTarget       = sim.RegisterOutcome("no target")
 	outSagaFailed     = sim.RegisterOutcome("saga failed")
@@ -553,4 +553,22 @@ func (w *World) DeleteAll(c *sim.Ctx) {
 	for _, id := range ids {
 		w.UserSnapshotDelete(c, id)
 	}
+}
+
+// ActionKnobs returns the knobs of the actions the workload driver draws
+// from (user, operator and environment actions, and task activations).
+func ActionKnobs() []int { return append([]int(nil), actionKnobs...) }
+
+// RunAction performs one action of kind knob inside the calling actor:
+// what the driver's action actor would do; a task activation is started
+// (its sagas run as their own actors).
+func (w *World) RunAction(c *sim.Ctx, knob int) {
+	if knob == KnobActivateTask {
+		c.Step(opDriverNext)
+		n := c.Choose(sim.KValue, len(w.Nexuses))
+		t := TaskKind(c.Choose(sim.KValue, int(NumTasks)))
+		w.Activate(c, n, t)
+		return
+	}
+	w.runAction(c, knob)
 }

@@ -62,6 +62,10 @@ type World struct {
 
 	Sagas   []*Saga
 	Crashes int
+	// SagaEnds counts sagas that ended (done, failed or stuck). Oracles use
+	// it to notice that saga state changed during a step that wrote no
+	// database row.
+	SagaEnds int
 
 	Nexuses []*Nexus
 	Tasks   TaskConfig

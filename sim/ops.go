@@ -27,6 +27,7 @@ var (
 	// the same in every binary whatever packages it links.
 	opHashes      = []uint64{nameHash("-"), nameHash("start")}
 	outcomeHashes = []uint64{nameHash("ok")}
+	opReadOnly    = []bool{true, true}
 )
 
 // nameHash is FNV-1a 64 of a name.
@@ -52,8 +53,24 @@ func RegisterOp(name string) Op {
 	}
 	opNames = append(opNames, name)
 	opHashes = append(opHashes, nameHash(name))
+	opReadOnly = append(opReadOnly, false)
 	return Op(len(opNames) - 1)
 }
+
+// RegisterReadOp is RegisterOp for an operation that changes no state
+// (a query, a lookup, starting an actor). Oracles may skip state checks
+// after such a step; marking a writing operation read-only would hide
+// violations, so only pure reads use it.
+func RegisterReadOp(name string) Op {
+	op := RegisterOp(name)
+	regMu.Lock()
+	opReadOnly[op] = true
+	regMu.Unlock()
+	return op
+}
+
+// ReadOnly reports whether op was registered with RegisterReadOp.
+func (o Op) ReadOnly() bool { return int(o) < len(opReadOnly) && opReadOnly[o] }
 
 // RegisterOutcome returns the Outcome for name, registering it on first use.
 // Same rules as RegisterOp.

@@ -39,6 +39,7 @@ func commands() []command {
 		{"run", "run a fuzz campaign: N runs from a seed on W workers", cmdRun},
 		{"replay", "replay a failure file (or one seed) exactly, with its trace", cmdReplay},
 		{"list", "list targets, strategies, bugs, invariants or decision kinds", cmdList},
+		{"bench", "measure throughput and time-to-detect every pre-fix switch, against a rapid baseline", cmdBench},
 		{"shrink", "minimize a failure file's decisions, keeping its violation; print its schedule", cmdShrink},
 		{"import-fuzz", "turn a go test -fuzz corpus file (crasher) into a failure file", cmdImportFuzz},
 		{"export-fuzz", "turn a failure file into a go test -fuzz corpus file", cmdExportFuzz},

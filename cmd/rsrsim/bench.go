@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/oxide-sim/rsrsim/fuzz"
+)
+
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("bench", "[flags]", stdout)
+	o := fuzz.DefaultBenchOptions()
+	campaigns := fs.Int("campaigns", o.Campaigns, "campaign seeds per (switch, strategy)")
+	maxRuns := fs.Int("max-runs", o.MaxRuns, "run budget of one detection campaign")
+	strategies := fs.String("strategies", strings.Join(o.Strategies, ","), "comma-separated strategies to measure")
+	bugs := fs.String("bugs", "", "comma-separated switches to measure (default: all; see 'rsrsim list bugs')")
+	noBaseline := fs.Bool("no-baseline", false, "skip the rapid baseline")
+	through := fs.Int("throughput-runs", o.ThroughRun, "runs for the throughput measurement")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	md := fs.Bool("markdown", false, "print the report as the markdown tables of BENCHMARKS.md")
+	if code, done := parse(fs, args, stderr); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, "bench", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *campaigns < 1 || *maxRuns < 1 || *through < 1 {
+		return fail(stderr, "bench", fmt.Errorf("--campaigns, --max-runs and --throughput-runs must be at least 1"))
+	}
+	o.Campaigns, o.MaxRuns, o.ThroughRun, o.Baseline = *campaigns, *maxRuns, *through, !*noBaseline
+	o.Strategies = strings.Split(*strategies, ",")
+	for _, s := range o.Strategies {
+		e := fuzz.DefaultEngine()
+		e.Strategy = s
+		if err := e.Validate(); err != nil {
+			return fail(stderr, "bench", err)
+		}
+	}
+	if *bugs != "" {
+		o.Bugs = strings.Split(*bugs, ",")
+		for _, b := range o.Bugs {
+			if _, err := fuzz.BugTargetFor(b); err != nil {
+				return fail(stderr, "bench", err)
+			}
+		}
+	}
+	if stderr == io.Writer(os.Stderr) {
+		o.Progress = stderr
+	}
+	rep, err := fuzz.RunBench(o)
+	if err != nil {
+		return fail(stderr, "bench", err)
+	}
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	default:
+		_ = md
+		rep.WriteMarkdown(stdout, "go run ./cmd/rsrsim bench "+strings.Join(args, " "))
+	}
+	return exitOK
+}

@@ -1,0 +1,246 @@
+package fuzz
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// BenchOptions configures RunBench.
+type BenchOptions struct {
+	Campaigns  int      // campaign seeds per (switch, strategy)
+	MaxRuns    int      // run budget per detection campaign
+	Strategies []string // rsrsim strategies to measure
+	Bugs       []string // switches to measure (all if empty)
+	Baseline   bool     // also measure the rapid baseline
+	ThroughRun int      // runs for the throughput measurement
+	Progress   io.Writer
+}
+
+// DefaultBenchOptions is what `rsrsim bench` runs by default.
+func DefaultBenchOptions() BenchOptions {
+	return BenchOptions{Campaigns: 10, MaxRuns: 3000, Strategies: []string{"uniform", "pct", "swarm", "swarm-pct"},
+		Baseline: true, ThroughRun: 3000}
+}
+
+// Cell is one (switch, strategy) measurement.
+type Cell struct {
+	Strategy   string  `json:"strategy"`
+	Found      int     `json:"campaigns_found"`
+	Campaigns  int     `json:"campaigns"`
+	MedianRuns float64 `json:"median_runs"`
+	MaxRuns    int     `json:"max_runs"`
+	MedianCPU  float64 `json:"median_cpu_seconds"`
+	MaxCPU     float64 `json:"max_cpu_seconds"`
+	// RatioToBaseline is MedianCPU / the baseline's MedianCPU (below 1 is
+	// faster). Campaigns that hit the budget count with the budget's cost,
+	// so a ratio against an undetecting baseline is a bound.
+	RatioToBaseline float64 `json:"ratio_to_baseline,omitempty"`
+	Censored        bool    `json:"censored,omitempty"` // some campaign hit the budget
+}
+
+// BugRow is one switch's measurements.
+type BugRow struct {
+	Bug   string `json:"bug"`
+	Cells []Cell `json:"cells"`
+}
+
+// Throughput is the steps and runs per second of the default workload.
+type Throughput struct {
+	Workers    int     `json:"workers"`
+	Runs       int     `json:"runs"`
+	RunsPerSec float64 `json:"runs_per_second"`
+	StepsPerS  float64 `json:"steps_per_second"`
+}
+
+// BenchReport is RunBench's result.
+type BenchReport struct {
+	Date        string       `json:"date"`
+	GoVersion   string       `json:"go_version"`
+	CPUs        int          `json:"cpus"`
+	Throughput  []Throughput `json:"throughput"`
+	Scaling     float64      `json:"scaling_all_vs_one_worker"`
+	PeakRSSMiB  float64      `json:"peak_rss_mib"`
+	Options     BenchOptions `json:"options"`
+	Rows        []BugRow     `json:"rows"`
+	BestGeoMean float64      `json:"best_strategy_geomean_ratio"`
+	Best        string       `json:"best_strategy"`
+}
+
+// RunBench measures everything in one invocation, one thing at a time (so
+// CPU times are not disturbed by concurrent work).
+func RunBench(o BenchOptions) (*BenchReport, error) {
+	rep := &BenchReport{Date: time.Now().UTC().Format("2006-01-02"), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Options: o}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, format+"\n", args...)
+		}
+	}
+	// Throughput: default workload, every oracle on.
+	t, err := NewTarget("rsr", nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range []int{1, runtime.NumCPU()} {
+		c := &Campaign{Target: t, Engine: DefaultEngine(), Seed: 1, Runs: o.ThroughRun, Workers: w}
+		s, err := c.Run()
+		if err != nil {
+			return nil, err
+		}
+		rep.Throughput = append(rep.Throughput, Throughput{Workers: w, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS})
+		say("throughput: %d worker(s): %.0f runs/s, %.0f steps/s", w, s.RunsPerSec, s.StepsPerS)
+	}
+	if len(rep.Throughput) == 2 && rep.Throughput[0].RunsPerSec > 0 {
+		rep.Scaling = rep.Throughput[1].RunsPerSec / rep.Throughput[0].RunsPerSec
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		rep.PeakRSSMiB = float64(ru.Maxrss) / 1024 // Linux: KiB
+	}
+
+	bugs := o.Bugs
+	if len(bugs) == 0 {
+		for _, b := range BugTargets {
+			bugs = append(bugs, b.Bug)
+		}
+	}
+	geo := map[string][]float64{}
+	for _, bug := range bugs {
+		bt, err := BugTargetFor(bug)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := DetectionConfig(bug)
+		if err != nil {
+			return nil, err
+		}
+		tg, err := NewRSRTarget(cfg)
+		if err != nil {
+			return nil, err
+		}
+		row := BugRow{Bug: bug}
+		var base *Cell
+		if o.Baseline {
+			var ds []Detection
+			for i := 0; i < o.Campaigns; i++ {
+				d, err := RapidDetect(cfg, uint64(i+1), o.MaxRuns, bt.Match)
+				if err != nil {
+					return nil, err
+				}
+				ds = append(ds, d)
+			}
+			c := summarize("rapid-baseline", ds)
+			row.Cells = append(row.Cells, c)
+			base = &row.Cells[len(row.Cells)-1]
+			say("%s rapid-baseline: found %d/%d, median %.0f runs %.3f CPU-s", bug, c.Found, c.Campaigns, c.MedianRuns, c.MedianCPU)
+		}
+		for _, st := range o.Strategies {
+			eng := DefaultEngine()
+			eng.Strategy = st
+			var ds []Detection
+			for i := 0; i < o.Campaigns; i++ {
+				d, err := Detect(tg, eng, uint64(i)*1_000_000, o.MaxRuns, bt.Match)
+				if err != nil {
+					return nil, err
+				}
+				ds = append(ds, d)
+			}
+			c := summarize(st, ds)
+			if base != nil && base.MedianCPU > 0 {
+				c.RatioToBaseline = c.MedianCPU / base.MedianCPU
+				geo[st] = append(geo[st], math.Max(c.RatioToBaseline, 1e-6))
+			}
+			row.Cells = append(row.Cells, c)
+			say("%s %s: found %d/%d, median %.0f runs %.3f CPU-s", bug, st, c.Found, c.Campaigns, c.MedianRuns, c.MedianCPU)
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	best := math.Inf(1)
+	for _, st := range o.Strategies {
+		if len(geo[st]) == 0 {
+			continue
+		}
+		s := 0.0
+		for _, r := range geo[st] {
+			s += math.Log(r)
+		}
+		g := math.Exp(s / float64(len(geo[st])))
+		if g < best {
+			best, rep.Best = g, st
+		}
+	}
+	if !math.IsInf(best, 1) {
+		rep.BestGeoMean = best
+	}
+	return rep, nil
+}
+
+// summarize turns campaign outcomes into a cell. A campaign that hit its
+// budget counts with its budget (runs and CPU): medians are then lower
+// bounds, flagged Censored.
+func summarize(strategy string, ds []Detection) Cell {
+	c := Cell{Strategy: strategy, Campaigns: len(ds)}
+	runs := make([]float64, len(ds))
+	cpu := make([]float64, len(ds))
+	for i, d := range ds {
+		if d.Found {
+			c.Found++
+		} else {
+			c.Censored = true
+		}
+		runs[i], cpu[i] = float64(d.Runs), d.CPUSec
+		if d.Runs > c.MaxRuns {
+			c.MaxRuns = d.Runs
+		}
+		if d.CPUSec > c.MaxCPU {
+			c.MaxCPU = d.CPUSec
+		}
+	}
+	c.MedianRuns, c.MedianCPU = median(runs), median(cpu)
+	return c
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// WriteMarkdown renders the report as the tables of BENCHMARKS.md.
+func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
+	fmt.Fprintf(w, "Measured %s on this project's machine (%d CPUs, %s) with:\n\n    %s\n\n", rep.Date, rep.CPUs, rep.GoVersion, command)
+	fmt.Fprintf(w, "### Throughput (default workload, every oracle on)\n\n| workers | runs | runs/s | atomic steps/s |\n|---|---|---|---|\n")
+	for _, t := range rep.Throughput {
+		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f |\n", t.Workers, t.Runs, t.RunsPerSec, t.StepsPerS)
+	}
+	fmt.Fprintf(w, "\nScaling from 1 to %d workers: %.2fx. Peak RSS of the whole process: %.0f MiB.\n\n", rep.CPUs, rep.Scaling, rep.PeakRSSMiB)
+	fmt.Fprintf(w, "### Time to detect each pre-fix switch (profile rsr-focus, %d campaigns, budget %d runs each)\n\n", rep.Options.Campaigns, rep.Options.MaxRuns)
+	fmt.Fprintf(w, "Each cell: campaigns that found the switch's signature / campaigns; median and max runs; median and max CPU-seconds; ratio of the median CPU-seconds to the rapid baseline's (below 1 = faster). `≥` marks a median that includes campaigns that hit the budget.\n\n")
+	fmt.Fprintf(w, "| switch | strategy | found | median runs | max runs | median CPU-s | max CPU-s | ratio to baseline |\n|---|---|---|---|---|---|---|---|\n")
+	for _, row := range rep.Rows {
+		for _, c := range row.Cells {
+			ge := ""
+			if c.Censored {
+				ge = "≥"
+			}
+			ratio := ""
+			if c.RatioToBaseline > 0 {
+				ratio = fmt.Sprintf("%.3f", c.RatioToBaseline)
+			}
+			fmt.Fprintf(w, "| %s | %s | %d/%d | %s%.0f | %d | %s%.3f | %.3f | %s |\n", row.Bug, c.Strategy, c.Found, c.Campaigns, ge, c.MedianRuns, c.MaxRuns, ge, c.MedianCPU, c.MaxCPU, ratio)
+		}
+	}
+	if rep.Best != "" {
+		fmt.Fprintf(w, "\nBest strategy by geometric mean of the CPU-time ratio to the rapid baseline over all switches: **%s, %.3f** (%.1fx faster).\n", rep.Best, rep.BestGeoMean, 1/rep.BestGeoMean)
+	}
+}
