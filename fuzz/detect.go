@@ -16,7 +16,8 @@ import (
 // logic (FINDINGS.md): switch #1's new region is freed by its count
 // ("-deleting"), F11's is deleted outright ("-gone"); switch #6's lingering
 // region is one the volume named ("region-in-vcr"), F3's is not; switch #8
-// strands a lock on a live disk, F2 on a deleted one.
+// strands a lock on a live disk, F2 on a deleted one; switch #3 strands a
+// step whose volume is deleted, F19 one whose volume is live.
 type BugTarget struct {
 	Bug    string
 	Oracle string
@@ -34,7 +35,7 @@ func suffixed(o, suf string) func(string) bool {
 var BugTargets = []BugTarget{
 	{"no-new-region-volume", "inv-newregion", suffixed("inv-newregion", "-deleting")},
 	{"start-ignores-deleted-region-snapshot", "live-request", prefix("live-request:Requested")},
-	{"step-saga-for-deleted-volume", "live-step", prefix("live-step:")},
+	{"step-saga-for-deleted-volume", "live-step", suffixed("live-step", "-volume-deleted")},
 	{"step-for-soft-deleted-volume", "ev-step-softdel", prefix("ev-step-softdel")},
 	{"notify-deleted-volume", "ev-notify-deleted", prefix("ev-notify-deleted")},
 	{"hard-delete-volume-with-lingering-regions", "ev-harddel", prefix("ev-harddel:region-in-vcr")},

@@ -33,6 +33,7 @@ var findingSignatures = map[string]string{
 	"F13":  "end-no-expunged-dependency:read-only",
 	"F14":  "lock-owner-live:saga-stuck-disk-live",
 	"F15":  "end-no-resources:read-only-region",
+	"F19":  "live-step:Requested-volume-live",
 }
 
 func TestFindingsStayDetectable(t *testing.T) {

@@ -99,7 +99,13 @@ func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
 	if ck.on(LiveStep) {
 		for i := range db.Steps {
 			if s := &db.Steps[i]; s.State != model.StepVolumeDeleted {
-				return violation(LiveStep, s.State.String(), fmt.Sprintf("step %d (volume %d) is stuck in %s", s.ID, s.VolumeID, s.State))
+				// Shape: is the step's volume deleted (a step the task should
+				// have fast-pathed, spec 40 #3) or live (nothing can finish it)?
+				vol := "volume-live"
+				if db.VolumeDeleted(s.VolumeID) {
+					vol = "volume-deleted"
+				}
+				return violation(LiveStep, s.State.String()+"-"+vol, fmt.Sprintf("step %d (volume %d, %s) is stuck in %s", s.ID, s.VolumeID, vol, s.State))
 			}
 		}
 	}
