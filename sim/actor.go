@@ -46,9 +46,7 @@ type Actor struct {
 	rec2    uint32
 	note    string
 
-	next  func() (Op, bool)
-	stop  func()
-	yield func(Op) bool
+	w     *worker // the coroutine running the body
 	ctx   Ctx
 	r     *Run
 	// Killed is set when the actor was stopped by a crash or Kill.
@@ -78,7 +76,7 @@ func (c *Ctx) Self() *Actor { return c.a }
 // next atomic step is op. When Step returns the actor owns the world until
 // its next Step (or its end).
 func (c *Ctx) Step(op Op) {
-	if !c.a.yield(op) {
+	if !c.a.w.yield(op) {
 		panic(crashed{})
 	}
 }
@@ -129,26 +127,68 @@ func (c *Ctx) Wait(as ...*Actor) {
 	c.a.waiting = n
 	c.a.state = stBlocked
 	c.r.removeRunnable(c.a)
-	if !c.a.yield(OpNone) {
+	if !c.a.w.yield(OpNone) {
 		panic(crashed{})
 	}
+}
+
+// worker is a pooled coroutine. It runs one actor's body after another: a
+// finished body yields opBodyDone and the coroutine waits for the next
+// body, so spawning an actor usually reuses a coroutine (and its already
+// grown stack) instead of creating one. A killed actor's coroutine ends.
+type worker struct {
+	next  func() (Op, bool)
+	stop  func()
+	yield func(Op) bool
+	body  Body
+	ctx   *Ctx
+}
+
+// opBodyDone is what a worker yields when its body has returned. It is
+// never a registered op.
+const opBodyDone Op = 0xFFFF
+
+func newWorker() *worker {
+	w := &worker{}
+	w.next, w.stop = iter.Pull(func(yield func(Op) bool) {
+		w.yield = yield
+		for w.run() {
+			w.body, w.ctx = nil, nil
+			if !yield(opBodyDone) {
+				return
+			}
+		}
+	})
+	return w
+}
+
+// run runs the current body; it reports false if the actor was stopped.
+func (w *worker) run() (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			if _, isCrash := p.(crashed); !isCrash {
+				panic(p)
+			}
+			ok = false
+		}
+	}()
+	w.body(w.ctx)
+	return true
 }
 
 func (r *Run) spawn(kind ActorKind, name string, parent ActorID, body Body) *Actor {
 	a := &Actor{ID: ActorID(len(r.actors) + 1), Kind: kind, Name: name, Parent: parent, r: r}
 	a.ctx = Ctx{r: r, a: a}
 	r.actors = append(r.actors, a)
-	a.next, a.stop = iter.Pull(func(yield func(Op) bool) {
-		a.yield = yield
-		defer func() {
-			if p := recover(); p != nil {
-				if _, ok := p.(crashed); !ok {
-					panic(p)
-				}
-			}
-		}()
-		body(&a.ctx)
-	})
+	var w *worker
+	if n := len(r.pool); n > 0 {
+		w = r.pool[n-1]
+		r.pool = r.pool[:n-1]
+	} else {
+		w = newWorker()
+	}
+	w.body, w.ctx = body, &a.ctx
+	a.w = w
 	r.strategy.OnSpawn(r, a)
 	r.addRunnable(a)
 	r.advance(a) // run the prelude up to the first Step
@@ -159,8 +199,13 @@ func (r *Run) spawn(kind ActorKind, name string, parent ActorID, body Body) *Act
 // both to execute a scheduled atomic step and to run preludes and
 // post-Wait code, which take no step of their own.
 func (r *Run) advance(a *Actor) {
-	op, ok := a.next()
+	op, ok := a.w.next()
 	if !ok {
+		r.finish(a)
+		return
+	}
+	if op == opBodyDone {
+		r.pool = append(r.pool, a.w)
 		r.finish(a)
 		return
 	}
@@ -201,7 +246,7 @@ func (r *Run) Kill(a *Actor) {
 		return
 	}
 	a.Killed = true
-	a.stop()
+	a.w.stop()
 	r.finish(a)
 }
 

@@ -92,6 +92,7 @@ type Run struct {
 
 	actors   []*Actor
 	runnable []*Actor
+	pool     []*worker // idle coroutines, reused by spawn
 	timers   []timer
 	timerSeq uint64
 	now      int64
@@ -268,7 +269,7 @@ func (r *Run) exec(a *Actor) {
 	}
 	if a.state != stDone && a.CrashPermille > 0 && Chance(r.Ch, KFault, a.CrashPermille) {
 		a.Killed = true
-		a.stop()
+		a.w.stop()
 		r.finish(a)
 		if a.OnCrash != nil {
 			a.OnCrash(r, a)
@@ -299,9 +300,13 @@ func (r *Run) Close() {
 	for _, a := range r.actors {
 		if a.state != stDone {
 			a.state = stDone
-			a.stop()
+			a.w.stop()
 		}
 	}
+	for _, w := range r.pool {
+		w.stop()
+	}
+	r.pool = nil
 	r.runnable = r.runnable[:0]
 }
 
