@@ -34,6 +34,8 @@ var findingSignatures = map[string]string{
 	"F14":  "lock-owner-live:saga-stuck-disk-live",
 	"F15":  "end-no-resources:read-only-region",
 	"F19":  "live-step:Requested-volume-live",
+	"F20":  "usage-matches-vcr:extra-rows",
+	"F11b": "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume",
 }
 
 func TestFindingsStayDetectable(t *testing.T) {
