@@ -46,9 +46,9 @@ type Actor struct {
 	rec2    uint32
 	note    string
 
-	w     *worker // the coroutine running the body
-	ctx   Ctx
-	r     *Run
+	w   *worker // the coroutine running the body
+	ctx Ctx
+	r   *Run
 	// Killed is set when the actor was stopped by a crash or Kill.
 	Killed bool
 }

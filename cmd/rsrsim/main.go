@@ -43,6 +43,7 @@ func commands() []command {
 		{"shrink", "minimize a failure file's decisions, keeping its violation; print its schedule", cmdShrink},
 		{"import-fuzz", "turn a go test -fuzz corpus file (crasher) into a failure file", cmdImportFuzz},
 		{"export-fuzz", "turn a failure file into a go test -fuzz corpus file", cmdExportFuzz},
+		{"scenario", "run scripted scenarios: omicron's tests re-expressed, one directed trigger per switch", cmdScenario},
 	}
 }
 
