@@ -35,6 +35,10 @@ var findingSignatures = map[string]string{
 	"F15":  "end-no-resources:read-only-region",
 	"F19":  "live-step:Requested-volume-live",
 	"F20":  "usage-matches-vcr:extra-rows",
+	"F21":  "end-no-resources:volume-names-replaced-address",
+	"F22":  "end-relock-ok:volume-missing",
+	"F23":  "end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume",
+	"F24":  "live-request:ReplacementDone",
 	"F11b": "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume",
 }
 

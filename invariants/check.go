@@ -140,8 +140,14 @@ func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
 	if ck.on(EndRelockOK) {
 		for i := range db.Disks {
 			d := &db.Disks[i]
-			if !d.Deleted && db.LockOn(d.VolumeID) != nil {
-				return violation(EndRelockOK, "", fmt.Sprintf("disk %d's volume %d cannot be locked: it is held by %d", d.ID, d.VolumeID, db.LockOn(d.VolumeID).RepairID))
+			if d.Deleted {
+				continue
+			}
+			if db.LockOn(d.VolumeID) != nil {
+				return violation(EndRelockOK, "locked", fmt.Sprintf("disk %d's volume %d cannot be locked: it is held by %d", d.ID, d.VolumeID, db.LockOn(d.VolumeID).RepairID))
+			}
+			if db.Volume(d.VolumeID) == nil {
+				return violation(EndRelockOK, "volume-missing", fmt.Sprintf("disk %d's volume %d has no row: a repair lock on it is refused (volume does not exist)", d.ID, d.VolumeID))
 			}
 		}
 	}
@@ -153,6 +159,19 @@ func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
 			}
 			if rs, ok := db.RegionSnapshotGet(q.Old); ok {
 				return violation(EndCompleteNoRef, "region-snapshot-present", fmt.Sprintf("request %d is Complete but region snapshot %v still exists (deleting=%v)", q.ID, q.Old, rs.Deleting))
+			}
+			// omicron's finish_test (spec 30 §C.2): no volume names the
+			// address. Live volumes here; soft-deleted leftovers are a
+			// cleanliness matter, judged by CheckEmpty after everything
+			// is deleted (spec 40 §13 caveat 1: a soft-deleted snapshot
+			// volume can linger by design).
+			if addr, ok := db.RSAddrOf(q.Old); ok {
+				for j := range db.Volumes {
+					v := &db.Volumes[j]
+					if !v.SoftDeleted && model.VCRReferencesAddr(v.Data, addr) {
+						return violation(EndCompleteNoRef, "volume-names-address-live", fmt.Sprintf("request %d is Complete but live volume %d still names region snapshot %v's address %v", q.ID, v.ID, q.Old, addr))
+					}
+				}
 			}
 		}
 	}
@@ -308,6 +327,25 @@ func (ck *Checker) CheckEmpty() *sim.Violation {
 	objs := db.AgentObjects(nil, true)
 	if len(objs) > 0 {
 		return violation(EndNoResources, "agent-object", fmt.Sprintf("%d Crucible agent object(s) remain after every user object was deleted; first: %+v", len(objs), objs[0]))
+	}
+	// omicron's finish_test (spec 30 §C.2) for every Complete request: no
+	// volume row, soft-deleted ones included, still names the replaced
+	// address. Checked last, once nothing else is left.
+	for i := range db.Requests {
+		q := &db.Requests[i]
+		if q.State != model.RSRComplete {
+			continue
+		}
+		addr, ok := db.RSAddrOf(q.Old)
+		if !ok {
+			continue
+		}
+		for j := range db.Volumes {
+			v := &db.Volumes[j]
+			if model.VCRReferencesAddr(v.Data, addr) {
+				return violation(EndNoResources, "volume-names-replaced-address", fmt.Sprintf("volume %d (soft-deleted=%v) still names the address %v of region snapshot %v, replaced by Complete request %d", v.ID, v.SoftDeleted, addr, q.Old, q.ID))
+			}
+		}
 	}
 	return nil
 }

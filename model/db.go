@@ -38,6 +38,9 @@ type DB struct {
 	// upstairs_repair_notification (the only notification the RR driver
 	// reads).
 	RepairFinished []UUID
+	// RSAddrs records every region snapshot's address as it was created
+	// (not a table: the oracles use it once the row is gone).
+	RSAddrs []RegionSnapshot
 	// LockNotes records, per lock insertion, whether the volume row
 	// existed in that transaction (drained by the EV-LOCK-MISSING oracle).
 	LockNotes []LockNote

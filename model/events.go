@@ -67,6 +67,10 @@ func (w *World) TakeEvents() []Event {
 	return ev
 }
 
+// VCRReferencesAddr is the post-fix match of
+// find_volumes_referencing_socket_addr (see vcrReferencesAddrExactly).
+func VCRReferencesAddr(v *VCR, addr Addr) bool { return vcrReferencesAddrExactly(v, addr) }
+
 // vcrReferencesAddrExactly is the post-fix match of
 // find_volumes_referencing_socket_addr: addr is a target of a Region under
 // sub_volumes (any read_only flag), or of a read-only Region anywhere.

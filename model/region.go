@@ -152,7 +152,20 @@ func (db *DB) RegionSnapshotCreate(k RSKey, addr Addr) error {
 		return nil
 	}
 	db.RegionSnapshots = append(db.RegionSnapshots, RegionSnapshot{Key: k, Addr: addr})
+	db.RSAddrs = append(db.RSAddrs, RegionSnapshot{Key: k, Addr: addr})
 	return nil
+}
+
+// RSAddrOf returns the address a region snapshot had when it was created,
+// even after its row is removed (oracles only: omicron keeps no such
+// history).
+func (db *DB) RSAddrOf(k RSKey) (Addr, bool) {
+	for i := len(db.RSAddrs) - 1; i >= 0; i-- {
+		if db.RSAddrs[i].Key == k {
+			return db.RSAddrs[i].Addr, true
+		}
+	}
+	return Addr{}, false
 }
 
 // RegionSnapshotGet models region_snapshot_get (region_snapshot.rs), one
