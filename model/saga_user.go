@@ -367,6 +367,19 @@ func (st *snapCreate) lookupDisk(x *NodeCtx) (Disk, error) {
 	return d, err
 }
 
+// diskRegions is the "LookupPath disk ‖ get_allocated_regions(DV)" that
+// several snapshot-create nodes start with: two atomic steps.
+func (st *snapCreate) diskRegions(x *NodeCtx) ([]Region, error) {
+	d, err := st.lookupDisk(x)
+	if err != nil {
+		return nil, err
+	}
+	x.Step(opGetAllocatedRegions)
+	regs := x.DB.GetAllocatedRegions(nil, d.VolumeID)
+	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
+	return regs, nil
+}
+
 // ssc_take_volume_lock: LookupPath disk ‖ volume_repair_lock(DV, lock_id).
 func (st *snapCreate) takeVolumeLock(x *NodeCtx) error {
 	d, err := st.lookupDisk(x)
@@ -542,13 +555,10 @@ func (st *snapCreate) pantryDetachUndo(x *NodeCtx) error {
 // ssc_send_snapshot_request_to_sled_agent): a ZFS snapshot on every region
 // of the disk volume. Not gone-checked per dataset.
 func (st *snapCreate) takeDiskSnapshot(x *NodeCtx) error {
-	d, err := st.lookupDisk(x)
+	regs, err := st.diskRegions(x)
 	if err != nil {
 		return err
 	}
-	x.Step(opGetAllocatedRegions)
-	regs := x.DB.GetAllocatedRegions(nil, d.VolumeID)
-	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
 	for _, r := range regs {
 		x.Step(opAgentTakeSnapshot)
 		err := x.W.AgentTakeSnapshot(x, r.DatasetID, r.ID, st.snapID)
@@ -563,13 +573,10 @@ func (st *snapCreate) takeDiskSnapshot(x *NodeCtx) error {
 // the undo of the snapshot request: LookupPath disk ‖
 // get_allocated_regions(DV) ‖ delete the ZFS snapshot on each region.
 func (st *snapCreate) deleteDiskSnapshotsUndo(x *NodeCtx) error {
-	d, err := st.lookupDisk(x)
+	regs, err := st.diskRegions(x)
 	if err != nil {
 		return err
 	}
-	x.Step(opGetAllocatedRegions)
-	regs := x.DB.GetAllocatedRegions(nil, d.VolumeID)
-	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
 	for _, r := range regs {
 		x.Step(opAgentSnapDelete)
 		err := x.W.AgentSnapshotDelete(x, RSKey{DatasetID: r.DatasetID, RegionID: r.ID, SnapshotID: st.snapID})
@@ -585,13 +592,10 @@ func (st *snapCreate) deleteDiskSnapshotsUndo(x *NodeCtx) error {
 // get_allocated_regions(DV) ‖ for each region: delete the running snapshot
 // ‖ region_snapshot_remove (unconditional).
 func (st *snapCreate) startRunningSnapshotUndo(x *NodeCtx) error {
-	d, err := st.lookupDisk(x)
+	regs, err := st.diskRegions(x)
 	if err != nil {
 		return err
 	}
-	x.Step(opGetAllocatedRegions)
-	regs := x.DB.GetAllocatedRegions(nil, d.VolumeID)
-	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
 	for _, r := range regs {
 		k := RSKey{DatasetID: r.DatasetID, RegionID: r.ID, SnapshotID: st.snapID}
 		x.Step(opAgentRunSnapDelete)
@@ -614,13 +618,10 @@ func (st *snapCreate) startRunningSnapshotUndo(x *NodeCtx) error {
 // region_snapshot_create (with zero usage rows). Output: map from region
 // address to region snapshot address.
 func (st *snapCreate) startRunningSnapshot(x *NodeCtx) error {
-	d, err := st.lookupDisk(x)
+	regs, err := st.diskRegions(x)
 	if err != nil {
 		return err
 	}
-	x.Step(opGetAllocatedRegions)
-	regs := x.DB.GetAllocatedRegions(nil, d.VolumeID)
-	x.Result(sim.OutOK, uint32(d.VolumeID), uint32(len(regs)))
 	sockets := make(map[Addr]Addr, len(regs))
 	for _, r := range regs {
 		x.Step(opAgentRunSnapEnsure)
