@@ -11,7 +11,7 @@ import "testing"
 var detectionBudget = map[string]int{
 	"no-new-region-volume":                      29,
 	"start-ignores-deleted-region-snapshot":     157,
-	"step-saga-for-deleted-volume":              100,
+	"step-saga-for-deleted-volume":              176,
 	"step-for-soft-deleted-volume":              29,
 	"notify-deleted-volume":                     51,
 	"hard-delete-volume-with-lingering-regions": 1,
