@@ -1,6 +1,9 @@
 package sim
 
-import "iter"
+import (
+	"iter"
+	"sync"
+)
 
 // ActorID identifies an actor within one run. Ids are dense and start at 1.
 type ActorID int32
@@ -148,6 +151,43 @@ type worker struct {
 // never a registered op.
 const opBodyDone Op = 0xFFFF
 
+// idle is the process-wide free list of parked coroutines: a run hands its
+// idle ones back on Close, and the next run on any goroutine takes them
+// instead of starting new ones (which would also regrow their stacks).
+// A worker between bodies holds no state, so reuse cannot change a run's
+// behaviour, only its cost. It is bounded; a worker beyond the bound is
+// stopped.
+var idle idleList
+
+const idleMax = 512
+
+type idleList struct {
+	mu sync.Mutex
+	ws []*worker
+}
+
+// take moves up to 16 idle workers onto dst.
+func (l *idleList) take(dst []*worker) []*worker {
+	l.mu.Lock()
+	n := min(len(l.ws), 16)
+	dst = append(dst, l.ws[len(l.ws)-n:]...)
+	clear(l.ws[len(l.ws)-n:])
+	l.ws = l.ws[:len(l.ws)-n]
+	l.mu.Unlock()
+	return dst
+}
+
+// put returns ws to the list and stops the ones beyond the bound.
+func (l *idleList) put(ws []*worker) {
+	l.mu.Lock()
+	k := min(len(ws), idleMax-len(l.ws))
+	l.ws = append(l.ws, ws[:k]...)
+	l.mu.Unlock()
+	for _, w := range ws[k:] {
+		w.stop()
+	}
+}
+
 func newWorker() *worker {
 	w := &worker{}
 	w.next, w.stop = iter.Pull(func(yield func(Op) bool) {
@@ -180,6 +220,9 @@ func (r *Run) spawn(kind ActorKind, name string, parent ActorID, body Body) *Act
 	a := &Actor{ID: ActorID(len(r.actors) + 1), Kind: kind, Name: name, Parent: parent, r: r}
 	a.ctx = Ctx{r: r, a: a}
 	r.actors = append(r.actors, a)
+	if len(r.pool) == 0 {
+		r.pool = idle.take(r.pool)
+	}
 	var w *worker
 	if n := len(r.pool); n > 0 {
 		w = r.pool[n-1]

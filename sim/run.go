@@ -303,9 +303,8 @@ func (r *Run) Close() {
 			a.w.stop()
 		}
 	}
-	for _, w := range r.pool {
-		w.stop()
-	}
+	idle.put(r.pool)
+	clear(r.pool)
 	r.pool = nil
 	r.runnable = r.runnable[:0]
 }

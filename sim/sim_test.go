@@ -272,3 +272,41 @@ func TestTimersOrderAndTimeJump(t *testing.T) {
 		t.Fatalf("timer order %v", order)
 	}
 }
+
+// TestIdleCoroutinesReusedAcrossRuns: a closed run hands its parked
+// coroutines to the process-wide free list, the next run takes them, and
+// the reuse changes nothing a run can observe (the hash). The list is
+// bounded: workers beyond the bound are stopped, not kept.
+func TestIdleCoroutinesReusedAcrossRuns(t *testing.T) {
+	first := runToy(t, NewPRNG(7), Uniform{})
+	h := first.Hash()
+	first.Close()
+	idle.mu.Lock()
+	parked := len(idle.ws)
+	idle.mu.Unlock()
+	if parked == 0 {
+		t.Fatal("a closed run parked no coroutines for reuse")
+	}
+	for i := 0; i < 3; i++ {
+		r := runToy(t, NewPRNG(7), Uniform{})
+		if r.Hash() != h {
+			t.Fatalf("run %d on reused coroutines: hash %x, want %x", i, r.Hash(), h)
+		}
+		r.Close()
+	}
+
+	extra := make([]*worker, idleMax+5)
+	for i := range extra {
+		extra[i] = newWorker()
+	}
+	idle.put(extra)
+	idle.mu.Lock()
+	n := len(idle.ws)
+	idle.mu.Unlock()
+	if n != idleMax {
+		t.Fatalf("free list holds %d workers, want the bound %d", n, idleMax)
+	}
+	if _, ok := extra[len(extra)-1].next(); ok {
+		t.Fatal("a worker beyond the bound was not stopped")
+	}
+}
