@@ -32,8 +32,14 @@ type Campaign struct {
 	OutDir string
 	// Progress receives a progress line about once a second (nil = none).
 	Progress io.Writer
-	// StopOnFirst stops the campaign at the first violation.
+	// StopOnFirst stops the campaign at the first violation (with
+	// OnlyNew, at the first violation whose signature is not a known
+	// finding's).
 	StopOnFirst bool
+	// OnlyNew makes signatures of known findings (KnownFindings; rsr
+	// target only) not count for StopOnFirst. They are still counted,
+	// reported and written to failure files: nothing found is dropped.
+	OnlyNew bool
 }
 
 // SigStat is one violation signature seen by a campaign.
@@ -46,6 +52,9 @@ type SigStat struct {
 	Detail    string `json:"detail"`
 	File      string `json:"file,omitempty"`
 	Step      uint32 `json:"step"`
+	// Known names the findings of FINDINGS.md this signature belongs to
+	// (comma-separated; "" for a new signature). rsr target only.
+	Known string `json:"known_findings,omitempty"`
 }
 
 // Summary is the result of a campaign.
@@ -61,7 +70,9 @@ type Summary struct {
 	RunsPerSec float64       `json:"runs_per_second"`
 	StepsPerS  float64       `json:"steps_per_second"`
 	Signatures []SigStat     `json:"signatures"`
-	Errors     []string      `json:"errors,omitempty"`
+	// NewSignatures counts the signatures that are no known finding's.
+	NewSignatures int      `json:"new_signatures"`
+	Errors        []string `json:"errors,omitempty"`
 }
 
 // Run executes the campaign. Failure files are written (atomically, never
@@ -95,6 +106,12 @@ func (c *Campaign) Run() (*Summary, error) {
 		sigs     = map[string]*SigStat{}
 		errs     []string
 	)
+	known := func(sig string) string {
+		if c.Target.Name() != "rsr" {
+			return ""
+		}
+		return KnownFindingsFor(sig)
+	}
 	nextIdx.Store(int64(c.Shard))
 	done := make(chan struct{})
 	if c.Progress != nil {
@@ -149,7 +166,7 @@ func (c *Campaign) Run() (*Summary, error) {
 				mu.Lock()
 				st, seen := sigs[v.Signature]
 				if !seen {
-					st = &SigStat{Signature: v.Signature, Oracle: v.Oracle, FirstSeed: seed, FirstRun: i, Detail: v.Detail, Step: v.Step}
+					st = &SigStat{Signature: v.Signature, Oracle: v.Oracle, FirstSeed: seed, FirstRun: i, Detail: v.Detail, Step: v.Step, Known: known(v.Signature)}
 					if c.OutDir != "" {
 						f := NewFailure(c.Target, c.Engine, res)
 						path, err := f.Save(c.OutDir, FailureStem(v.Signature, seed))
@@ -164,8 +181,9 @@ func (c *Campaign) Run() (*Summary, error) {
 				if i < st.FirstRun {
 					st.FirstRun, st.FirstSeed = i, seed
 				}
+				isKnown := st.Known != ""
 				mu.Unlock()
-				if c.StopOnFirst {
+				if c.StopOnFirst && !(c.OnlyNew && isKnown) {
 					stop.Store(true)
 				}
 			}
@@ -185,6 +203,9 @@ func (c *Campaign) Run() (*Summary, error) {
 	}
 	for _, st := range sigs {
 		s.Signatures = append(s.Signatures, *st)
+		if st.Known == "" {
+			s.NewSignatures++
+		}
 	}
 	sort.Slice(s.Signatures, func(i, j int) bool {
 		a, b := s.Signatures[i], s.Signatures[j]

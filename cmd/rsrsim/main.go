@@ -217,7 +217,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "failures", "directory for failure files (one per new signature)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	stopFirst := fs.Bool("stop-on-first", false, "stop at the first violation")
+	stopFirst := fs.Bool("stop-on-first", false, "stop at the first violation (with --fail-on new: the first new signature)")
+	failOn := fs.String("fail-on", "any", "exit 1 on: any (every violation) or new (only signatures that are no known finding of FINDINGS.md; rsr target)")
 	selfCheck := fs.Bool("check-determinism", false, "run every seed twice and compare trace hashes (like FoundationDB's unseed check)")
 	if code, done := parse(fs, args, stderr); done {
 		return code
@@ -233,6 +234,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "run", err)
 	}
+	if *failOn != "any" && *failOn != "new" {
+		return fail(stderr, "run", fmt.Errorf("--fail-on %q: want any or new", *failOn))
+	}
+	onlyNew := *failOn == "new"
 	if *runs < 0 || *budget < 0 {
 		return fail(stderr, "run", errors.New("--runs and --time must not be negative"))
 	}
@@ -243,7 +248,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return determinismCheck(t, eng, *seed, *runs, stdout, stderr, *asJSON)
 	}
 	c := &fuzz.Campaign{Target: t, Engine: eng, Seed: *seed, Runs: *runs, Time: *budget, Workers: *workers,
-		Shard: si, Shards: sn, OutDir: *out, StopOnFirst: *stopFirst}
+		Shard: si, Shards: sn, OutDir: *out, StopOnFirst: *stopFirst, OnlyNew: onlyNew}
 	if !*quiet && fuzz.IsTerminal(os.Stderr) && stderr == io.Writer(os.Stderr) {
 		c.Progress = stderr
 	} else if !*quiet && stderr == io.Writer(os.Stderr) {
@@ -263,11 +268,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	} else {
 		printSummary(stdout, s)
 	}
-	if len(s.Signatures) > 0 {
-		return exitFound
-	}
 	if len(s.Errors) > 0 {
 		return exitUsage
+	}
+	if s.NewSignatures > 0 || (!onlyNew && len(s.Signatures) > 0) {
+		return exitFound
 	}
 	return exitOK
 }
@@ -309,12 +314,25 @@ func printSummary(w io.Writer, s *fuzz.Summary) {
 		fmt.Fprintln(w, "no violations found")
 		return
 	}
-	fmt.Fprintf(w, "%d failing runs, %d distinct signatures:\n", s.Failures, len(s.Signatures))
-	tbl := newTable(w, "count", "oracle", "first seed", "step", "signature", "failure file")
-	for _, st := range s.Signatures {
-		tbl.Append(strconv.Itoa(st.Count), st.Oracle, strconv.FormatUint(st.FirstSeed, 10), strconv.Itoa(int(st.Step)), st.Signature, st.File)
+	if s.Target != "rsr" {
+		fmt.Fprintf(w, "%d failing runs, %d distinct signatures:\n", s.Failures, len(s.Signatures))
+		tbl := newTable(w, "count", "oracle", "first seed", "step", "signature", "failure file")
+		for _, st := range s.Signatures {
+			tbl.Append(strconv.Itoa(st.Count), st.Oracle, strconv.FormatUint(st.FirstSeed, 10), strconv.Itoa(int(st.Step)), st.Signature, st.File)
+		}
+		tbl.Render()
+	} else {
+		fmt.Fprintf(w, "%d failing runs, %d distinct signatures, %d of them new (not a finding of FINDINGS.md):\n", s.Failures, len(s.Signatures), s.NewSignatures)
+		tbl := newTable(w, "count", "finding", "first seed", "step", "signature", "failure file")
+		for _, st := range s.Signatures {
+			k := st.Known
+			if k == "" {
+				k = "NEW"
+			}
+			tbl.Append(strconv.Itoa(st.Count), k, strconv.FormatUint(st.FirstSeed, 10), strconv.Itoa(int(st.Step)), st.Signature, st.File)
+		}
+		tbl.Render()
 	}
-	tbl.Render()
 	fmt.Fprintln(w, "replay one with: rsrsim replay FILE")
 }
 

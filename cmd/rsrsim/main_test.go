@@ -76,6 +76,7 @@ func TestBadInputExits2WithOneLine(t *testing.T) {
 		"count mismatch":   {"replay", write("count.json", string(badCount))},
 		"nonexistent path": {"replay", filepath.Join(dir, "nope.json")},
 		"bad flag":         {"run", "--no-such-flag"},
+		"bad --fail-on":    {"run", "--fail-on", "some"},
 		"unknown target":   {"run", "--target", "nope"},
 		"unknown strategy": {"run", "--target", "toy", "--strategy", "nope"},
 		"bad shard":        {"run", "--target", "toy", "--shard", "3/2"},
@@ -152,5 +153,27 @@ func TestDeterminismSelfCheck(t *testing.T) {
 	code, out, _ := run(t, "run", "--target", "toy", "--check-determinism", "--runs", "30")
 	if code != 0 || !strings.Contains(out, "0 differed") {
 		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+// TestFailOnNew: known findings are labelled and reported but do not fail a
+// --fail-on new campaign; a pre-fix switch's signature is new and does.
+func TestFailOnNew(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := run(t, "run", "--runs", "200", "--quiet", "--out", dir, "--fail-on", "new")
+	if code != 0 || !strings.Contains(out, "0 of them new") || !strings.Contains(out, "FINDING") {
+		t.Fatalf("known findings only: exit %d, stderr %q, output:\n%s", code, stderr, out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(files) == 0 {
+		t.Fatal("known findings must still be written to failure files")
+	}
+	code, out, _ = run(t, "run", "--runs", "200", "--quiet", "--out", dir, "--json")
+	if code != 1 || !strings.Contains(out, `"known_findings": "F`) {
+		t.Fatalf("--fail-on any (default): exit %d, want 1 and labelled signatures in:\n%s", code, out)
+	}
+	code, out, _ = run(t, "run", "--runs", "50", "--quiet", "--out", dir, "--fail-on", "new", "--stop-on-first",
+		"--profile", "rsr-focus", "--strategy", "pct", "--bug", "hard-delete-volume-with-lingering-regions")
+	if code != 1 || !strings.Contains(out, "NEW") {
+		t.Fatalf("a switch's signature is new: exit %d, output:\n%s", code, out)
 	}
 }

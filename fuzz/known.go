@@ -1,0 +1,95 @@
+package fuzz
+
+import "strings"
+
+// KnownFinding ties the violation signatures a campaign reports to one
+// finding of FINDINGS.md: a problem in the reference logic (omicron at
+// 09b150f177) that rsrsim reports with every pre-fix switch off.
+//
+// Campaigns label each signature with the findings it belongs to, so a user
+// who changed the model can tell the problems already on record from new
+// ones (`rsrsim run --fail-on new`). Keep this table in step with
+// FINDINGS.md: TestKnownFindingsMatchFindingsFile checks the pinned finding
+// files and the FINDINGS.md index against it, and TestCampaignFindsNoNewSignature
+// fails when a campaign with every switch off reports a signature that is
+// not here (triage it: a modelling error to fix, or a new finding to record).
+type KnownFinding struct {
+	ID string
+	// Signatures are patterns over violation signatures; '*' matches any
+	// run of characters, '/' included.
+	Signatures []string
+}
+
+// KnownFindings lists, per finding, every signature campaigns have shown it
+// under (its first violation depends on what else the run did). F16-F18 are
+// found by the saga checks only (model/sagacheck_test.go), not by campaigns.
+var KnownFindings = []KnownFinding{
+	{"F1", []string{"region-set-redundancy:same-sled"}},
+	{"F2", []string{"lock-owner-live:saga-stuck-disk-deleted", "lock-owner-live:saga-failed-disk-deleted",
+		"end-no-stuck-saga:snapshot-create/volume_lock"}},
+	{"F3", []string{"ev-harddel:region-not-in-vcr"}},
+	{"F4", []string{"live-request:Requested", "live-drain-converges"}},
+	{"F5", []string{"end-task-errors:region_snapshot_replacement_start"}},
+	{"F6", []string{"end-no-stuck-saga:*/set_saga_id"}},
+	{"F7", []string{"end-no-resources:usage-row-of-missing-volume"}},
+	{"F8", []string{"end-no-resources:agent-object"}},
+	{"F9", []string{"end-no-resources:read-write-region", "live-request:Running", "end-ro-refcount"}},
+	{"F10", []string{"no-orphaned-rw-region", "v1-target-resolves:read-write"}},
+	{"F11", []string{"inv-newregion:DeletingOldVolume-gone", "inv-newregion:Running-gone",
+		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume"}},
+	{"F12", []string{"no-free-while-referenced:read-only-region"}},
+	{"F13", []string{"end-no-expunged-dependency:read-only"}},
+	{"F14", []string{"lock-owner-live:saga-stuck-disk-live"}},
+	{"F15", []string{"end-no-resources:read-only-region"}},
+	{"F19", []string{"live-step:Requested-volume-live", "live-request:Running"}},
+	{"F20", []string{"usage-matches-vcr:extra-rows"}},
+	{"F21", []string{"end-no-resources:volume-names-replaced-address"}},
+	{"F22", []string{"end-relock-ok:volume-missing"}},
+	{"F23", []string{"end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume"}},
+	{"F24", []string{"live-request:ReplacementDone"}},
+	{"F25", []string{"no-free-while-referenced:region-snapshot"}},
+	{"F26", []string{"live-region-replacement:Requested"}},
+}
+
+// KnownFindingsFor returns the ids of the findings whose patterns match sig,
+// comma-separated ("" when none does: a new signature).
+func KnownFindingsFor(sig string) string {
+	var ids []string
+	for _, k := range KnownFindings {
+		for _, p := range k.Signatures {
+			if globMatch(p, sig) {
+				ids = append(ids, k.ID)
+				break
+			}
+		}
+	}
+	return strings.Join(ids, ",")
+}
+
+// globMatch reports whether s matches p, where '*' matches any run of
+// characters (including none) and every other byte matches itself.
+func globMatch(p, s string) bool {
+	// Classic greedy matching with one backtrack point per '*'.
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
