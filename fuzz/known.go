@@ -34,7 +34,7 @@ var KnownFindings = []KnownFinding{
 	{"F7", []string{"end-no-resources:usage-row-of-missing-volume"}},
 	{"F8", []string{"end-no-resources:agent-object"}},
 	{"F9", []string{"end-no-resources:read-write-region", "live-request:Running", "end-ro-refcount"}},
-	{"F10", []string{"no-orphaned-rw-region", "v1-target-resolves:read-write"}},
+	{"F10", []string{"no-orphaned-rw-region", "v1-target-resolves:read-write", "no-free-while-referenced:read-write-region"}},
 	{"F11", []string{"inv-newregion:DeletingOldVolume-gone", "inv-newregion:Running-gone",
 		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume"}},
 	{"F12", []string{"no-free-while-referenced:read-only-region"}},
