@@ -17,6 +17,7 @@ var findingSignatures = map[string]string{
 	"F1":   "region-set-redundancy:same-sled",
 	"F2":   "lock-owner-live:saga-stuck-disk-deleted",
 	"F2b":  "lock-owner-live:saga-failed-disk-deleted",
+	"F2c":  "end-no-stuck-saga:snapshot-create/start_running_snapshot_undo",
 	"F3":   "ev-harddel:region-not-in-vcr",
 	"F4":   "live-request:Requested",
 	"F5":   "end-task-errors:region_snapshot_replacement_start",

@@ -26,7 +26,7 @@ type KnownFinding struct {
 var KnownFindings = []KnownFinding{
 	{"F1", []string{"region-set-redundancy:same-sled"}},
 	{"F2", []string{"lock-owner-live:saga-stuck-disk-deleted", "lock-owner-live:saga-failed-disk-deleted",
-		"end-no-stuck-saga:snapshot-create/volume_lock"}},
+		"end-no-stuck-saga:snapshot-create/volume_lock", "end-no-stuck-saga:snapshot-create/start_running_snapshot_undo"}},
 	{"F3", []string{"ev-harddel:region-not-in-vcr"}},
 	{"F4", []string{"live-request:Requested", "live-drain-converges"}},
 	{"F5", []string{"end-task-errors:region_snapshot_replacement_start"}},
