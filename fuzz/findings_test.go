@@ -41,6 +41,7 @@ var findingSignatures = map[string]string{
 	"F23":  "end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume",
 	"F24":  "live-request:ReplacementDone",
 	"F24b": "live-region-replacement:ReplacementDone",
+	"F24c": "live-step:Complete-volume-live",
 	"F25":  "no-free-while-referenced:region-snapshot",
 	"F26":  "live-region-replacement:Requested",
 	"F11b": "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume",

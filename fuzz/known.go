@@ -46,7 +46,7 @@ var KnownFindings = []KnownFinding{
 	{"F21", []string{"end-no-resources:volume-names-replaced-address"}},
 	{"F22", []string{"end-relock-ok:volume-missing"}},
 	{"F23", []string{"end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume"}},
-	{"F24", []string{"live-request:ReplacementDone", "live-region-replacement:ReplacementDone"}},
+	{"F24", []string{"live-request:ReplacementDone", "live-region-replacement:ReplacementDone", "live-step:Complete-*"}},
 	{"F25", []string{"no-free-while-referenced:region-snapshot"}},
 	{"F26", []string{"live-region-replacement:Requested"}},
 }
