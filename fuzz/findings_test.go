@@ -45,6 +45,8 @@ var findingSignatures = map[string]string{
 	"F25":  "no-free-while-referenced:region-snapshot",
 	"F26":  "live-region-replacement:Requested",
 	"F11b": "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume",
+	"F11c": "v1-target-resolves:read-only",
+	"F25b": "v1-target-resolves:read-only",
 }
 
 func TestFindingsStayDetectable(t *testing.T) {

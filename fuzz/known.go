@@ -36,7 +36,7 @@ var KnownFindings = []KnownFinding{
 	{"F9", []string{"end-no-resources:read-write-region", "live-request:Running", "end-ro-refcount"}},
 	{"F10", []string{"no-orphaned-rw-region", "v1-target-resolves:read-write", "no-free-while-referenced:read-write-region"}},
 	{"F11", []string{"inv-newregion:DeletingOldVolume-gone", "inv-newregion:Running-gone",
-		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume"}},
+		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume", "v1-target-resolves:read-only"}},
 	{"F12", []string{"no-free-while-referenced:read-only-region"}},
 	{"F13", []string{"end-no-expunged-dependency:read-only"}},
 	{"F14", []string{"lock-owner-live:saga-stuck-disk-live"}},
@@ -47,7 +47,7 @@ var KnownFindings = []KnownFinding{
 	{"F22", []string{"end-relock-ok:volume-missing"}},
 	{"F23", []string{"end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume"}},
 	{"F24", []string{"live-request:ReplacementDone", "live-region-replacement:ReplacementDone", "live-step:Complete-*"}},
-	{"F25", []string{"no-free-while-referenced:region-snapshot"}},
+	{"F25", []string{"no-free-while-referenced:region-snapshot", "v1-target-resolves:read-only"}},
 	{"F26", []string{"live-region-replacement:Requested"}},
 }
 
