@@ -46,6 +46,7 @@ var findingSignatures = map[string]string{
 	"F26":  "live-region-replacement:Requested",
 	"F11b": "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume",
 	"F11c": "v1-target-resolves:read-only",
+	"F11d": "inv-newregion:ReplacementDone-gone",
 	"F25b": "v1-target-resolves:read-only",
 }
 

@@ -35,7 +35,7 @@ var KnownFindings = []KnownFinding{
 	{"F8", []string{"end-no-resources:agent-object"}},
 	{"F9", []string{"end-no-resources:read-write-region", "live-request:Running", "end-ro-refcount"}},
 	{"F10", []string{"no-orphaned-rw-region", "v1-target-resolves:read-write", "no-free-while-referenced:read-write-region"}},
-	{"F11", []string{"inv-newregion:DeletingOldVolume-gone", "inv-newregion:Running-gone",
+	{"F11", []string{"inv-newregion:DeletingOldVolume-gone", "inv-newregion:Running-gone", "inv-newregion:ReplacementDone-gone",
 		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume", "v1-target-resolves:read-only"}},
 	{"F12", []string{"no-free-while-referenced:read-only-region"}},
 	{"F13", []string{"end-no-expunged-dependency:read-only"}},
