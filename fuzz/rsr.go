@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/oxide-sim/rsrsim/invariants"
 	"github.com/oxide-sim/rsrsim/model"
@@ -62,7 +64,10 @@ func NewRSRTarget(cfg RSRConfig) (Target, error) {
 	}
 	t := &rsrTarget{cfg: cfg, sw: sw}
 	t.knobs = append([]sim.Knob(nil), model.Knobs...)
-	for name, v := range cfg.Knobs {
+	// In name order, so that of several bad knobs the error names the
+	// same one every time.
+	for _, name := range slices.Sorted(maps.Keys(cfg.Knobs)) {
+		v := cfg.Knobs[name]
 		found := false
 		for i := range t.knobs {
 			if t.knobs[i].Name == name {

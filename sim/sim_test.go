@@ -292,6 +292,14 @@ func TestIdleCoroutinesReusedAcrossRuns(t *testing.T) {
 		if r.Hash() != h {
 			t.Fatalf("run %d on reused coroutines: hash %x, want %x", i, r.Hash(), h)
 		}
+		if i == 0 {
+			idle.mu.Lock()
+			left := len(idle.ws)
+			idle.mu.Unlock()
+			if left >= parked {
+				t.Fatalf("the next run took no parked coroutine (%d parked before, %d after)", parked, left)
+			}
+		}
 		r.Close()
 	}
 

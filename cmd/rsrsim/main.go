@@ -314,25 +314,25 @@ func printSummary(w io.Writer, s *fuzz.Summary) {
 		fmt.Fprintln(w, "no violations found")
 		return
 	}
-	if s.Target != "rsr" {
-		fmt.Fprintf(w, "%d failing runs, %d distinct signatures:\n", s.Failures, len(s.Signatures))
-		tbl := newTable(w, "count", "oracle", "first seed", "step", "signature", "failure file")
-		for _, st := range s.Signatures {
-			tbl.Append(strconv.Itoa(st.Count), st.Oracle, strconv.FormatUint(st.FirstSeed, 10), strconv.Itoa(int(st.Step)), st.Signature, st.File)
-		}
-		tbl.Render()
-	} else {
+	// The rsr target labels each signature with its finding of FINDINGS.md
+	// (or NEW); other targets have no findings, so show the oracle.
+	label, col := func(st fuzz.SigStat) string { return st.Oracle }, "oracle"
+	if s.Target == "rsr" {
 		fmt.Fprintf(w, "%d failing runs, %d distinct signatures, %d of them new (not a finding of FINDINGS.md):\n", s.Failures, len(s.Signatures), s.NewSignatures)
-		tbl := newTable(w, "count", "finding", "first seed", "step", "signature", "failure file")
-		for _, st := range s.Signatures {
-			k := st.Known
-			if k == "" {
-				k = "NEW"
+		label, col = func(st fuzz.SigStat) string {
+			if st.Known == "" {
+				return "NEW"
 			}
-			tbl.Append(strconv.Itoa(st.Count), k, strconv.FormatUint(st.FirstSeed, 10), strconv.Itoa(int(st.Step)), st.Signature, st.File)
-		}
-		tbl.Render()
+			return st.Known
+		}, "finding"
+	} else {
+		fmt.Fprintf(w, "%d failing runs, %d distinct signatures:\n", s.Failures, len(s.Signatures))
 	}
+	tbl := newTable(w, "count", col, "first seed", "step", "signature", "failure file")
+	for _, st := range s.Signatures {
+		tbl.Append(strconv.Itoa(st.Count), label(st), strconv.FormatUint(st.FirstSeed, 10), strconv.Itoa(int(st.Step)), st.Signature, st.File)
+	}
+	tbl.Render()
 	fmt.Fprintln(w, "replay one with: rsrsim replay FILE")
 }
 
