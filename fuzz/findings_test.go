@@ -44,6 +44,7 @@ var findingSignatures = map[string]string{
 	"F24c": "live-step:Complete-volume-live",
 	"F25":  "no-free-while-referenced:region-snapshot",
 	"F26":  "live-region-replacement:Requested",
+	"F27":  "end-disk-usable:maintenance",
 	"F11b": "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume",
 	"F11c": "v1-target-resolves:read-only",
 	"F11d": "inv-newregion:ReplacementDone-gone",

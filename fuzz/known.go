@@ -22,7 +22,8 @@ type KnownFinding struct {
 
 // KnownFindings lists, per finding, every signature campaigns have shown it
 // under (its first violation depends on what else the run did). F16-F18 are
-// found by the saga checks only (model/sagacheck_test.go), not by campaigns.
+// found by the saga checks only (model/sagacheck_test.go), not by campaigns;
+// F27 by both.
 var KnownFindings = []KnownFinding{
 	{"F1", []string{"region-set-redundancy:same-sled"}},
 	{"F2", []string{"lock-owner-live:saga-stuck-disk-deleted", "lock-owner-live:saga-failed-disk-deleted",
@@ -49,6 +50,7 @@ var KnownFindings = []KnownFinding{
 	{"F24", []string{"live-request:ReplacementDone", "live-region-replacement:ReplacementDone", "live-step:Complete-*"}},
 	{"F25", []string{"no-free-while-referenced:region-snapshot", "v1-target-resolves:read-only"}},
 	{"F26", []string{"live-region-replacement:Requested"}},
+	{"F27", []string{"end-disk-usable:maintenance"}},
 }
 
 // KnownFindingsFor returns the ids of the findings whose patterns match sig,

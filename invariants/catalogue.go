@@ -56,6 +56,7 @@ const (
 	EndTaskErrors         = "end-task-errors"
 	EndExpungedHealthy    = "end-no-expunged-dependency"
 	EndRelockOK           = "end-relock-ok"
+	EndDiskUsable         = "end-disk-usable"
 	EndRORefcount         = "end-ro-refcount"
 	EndOrphanRW           = "end-orphan-rw"
 	EndCompleteNoRef      = "end-complete-unreferenced"
@@ -91,6 +92,7 @@ var Catalogue = []Oracle{
 	{EndTaskErrors, Quiescence, "at the fixpoint the tasks report no errors", "spec 30 §C.4"},
 	{EndExpungedHealthy, Quiescence, "no live disk, snapshot or image volume still uses storage on an expunged disk while its region set has a healthy member", "the purpose of replacement"},
 	{EndRelockOK, Quiescence, "a new repair lock on every live disk volume would succeed", "spec 30 §A.3"},
+	{EndDiskUsable, Quiescence, "no live disk is left in Maintenance, a state only a running snapshot create holds it in", "snapshot_create.rs ssc_attach_disk_to_pantry, ssc_detach_disk_from_pantry"},
 	{EndRORefcount, Quiescence, "every remaining read-only region has a usage row", "spec 40 §13 END-RO-REFCOUNT"},
 	{EndOrphanRW, Quiescence, "every remaining read/write region has a volume row", "spec 40 §13 END-ORPHAN-RW"},
 	{EndCompleteNoRef, Quiescence, "for a Complete request, its region snapshot is gone and no volume names its address", "spec 30 §C.2, §C.9 item 4"},

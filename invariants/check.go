@@ -137,6 +137,16 @@ func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
 		l := db.Locks[0]
 		return violation(EndNoLocks, lockOwnerShape(db, l.RepairID), fmt.Sprintf("%d repair lock(s) remain; first: volume %d held by %d", len(db.Locks), l.VolumeID, l.RepairID))
 	}
+	if ck.on(EndDiskUsable) {
+		// Quiescence: no saga runs, so nothing will ever move the disk out
+		// of Maintenance; it can no longer be attached, snapshotted or
+		// deleted (the disk APIs refuse Maintenance).
+		for i := range db.Disks {
+			if d := &db.Disks[i]; !d.Deleted && d.State == model.DiskMaintenance {
+				return violation(EndDiskUsable, "maintenance", fmt.Sprintf("disk %d is left in Maintenance with no saga running: it can never be attached, snapshotted or deleted", d.ID))
+			}
+		}
+	}
 	if ck.on(EndRelockOK) {
 		for i := range db.Disks {
 			d := &db.Disks[i]

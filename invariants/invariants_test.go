@@ -860,6 +860,13 @@ func quiescenceCases() []oracleCase {
 				f.db.Disks = append(f.db.Disks, model.Disk{ID: f.id(), VolumeID: v, State: model.DiskDetached, Gen: 1})
 			}},
 
+		// --- end-disk-usable
+		{oracle: EndDiskUsable, name: "disk-left-in-maintenance", shape: "maintenance", mk: func(f *fx, bad bool) {
+			if bad {
+				f.db.Disk(f.disk2).State = model.DiskMaintenance
+			}
+		}},
+
 		// --- end-ro-refcount
 		{oracle: EndRORefcount, name: "read-only-region-without-usage", mk: func(f *fx, bad bool) {
 			// a deleting read-only region with a usage row of a

@@ -478,8 +478,12 @@ func (st *snapCreate) createSnapshotRecordUndo(x *NodeCtx) error {
 	return err
 }
 
-// ssc_attach_disk_to_pantry: Detached → Maintenance (Finalizing or Attached:
-// no change; any other state or a deleted disk fails). Output: the new gen.
+// ssc_attach_disk_to_pantry (snapshot_create.rs): Detached → Maintenance
+// (Finalizing or Attached: no change; any other state or a deleted disk
+// fails). Output: the new gen. A re-run after a lost success record finds
+// the disk in Maintenance, which omicron's match sends to its `_` arm
+// (ServiceUnavailable): the node fails and its own undo never runs, so the
+// disk stays in Maintenance (docs/fidelity.md §1 item 11).
 func (st *snapCreate) attachDiskToPantry(x *NodeCtx) error {
 	x.Step(opDiskUpdateRuntime)
 	d := x.DB.Disk(st.disk)
@@ -495,8 +499,8 @@ func (st *snapCreate) attachDiskToPantry(x *NodeCtx) error {
 			return err
 		}
 		st.diskGen = newGen
-	case DiskMaintenance, DiskAttached:
-		// a re-run after success, or already attached: no change
+	case DiskAttached:
+		// attached to an instance: no change
 		st.diskGen = d.Gen
 	default:
 		x.Result(outErr, uint32(st.disk), 0)

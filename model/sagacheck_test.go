@@ -98,6 +98,18 @@ var sagaFindings = []sagaFinding{
 		nodes: nodeRange(3, 5), detail: "the re-run ends in another state than an uninterrupted run"},
 	{id: "S5", saga: "remove-rop", states: []string{"deleted-snapshot"}, checks: []SagaCheck{CheckUnwind, CheckUnwindIdem},
 		nodes: nodeRange(3, 9), detail: "the re-run ends in another state than an uninterrupted run"},
+	// S6: snapshot_create.rs ssc_attach_disk_to_pantry is not idempotent:
+	// it moves a Detached disk to Maintenance, and a second run finds
+	// Maintenance, which its state match sends to the `_` arm
+	// (ServiceUnavailable). After a lost success record the node fails,
+	// its undo (same node) never runs, the earlier nodes unwind, and the
+	// disk stays in Maintenance: it can never be attached, snapshotted or
+	// deleted. Omicron's snapshot-create tests run action_failure_can_unwind
+	// only (FINDINGS.md F27).
+	{id: "S6", saga: "snapshot-create", states: []string{"pantry"}, checks: []SagaCheck{CheckIdempotent},
+		detail: "error at disk_generation_number: disk not in a state to attach to the pantry"},
+	{id: "S6", saga: "snapshot-create", states: []string{"pantry"}, checks: []SagaCheck{CheckCrashConverges},
+		nodes: nodeIn("disk_generation_number"), step: 1, detail: "disk not in a state to attach to the pantry"},
 }
 
 // findingFor returns the finding r is expected to show, if any, and whether
