@@ -65,17 +65,21 @@ func ensureRegions(x *NodeCtx, regs []Region) ([]Addr, error) {
 	return addrs, nil
 }
 
-// deleteRegionsOnAgents deletes each region on its agent, one step each.
+// deleteRegionsOnAgents is delete_crucible_regions (crucible.rs): one
+// agent delete per region, one step each. Omicron sends them concurrently
+// and collects every result before returning the first error, so a
+// failure does not stop the other deletes (docs/fidelity.md §1 item 12).
 func deleteRegionsOnAgents(x *NodeCtx, regs []Region) error {
+	var first error
 	for _, r := range regs {
 		x.Step(opAgentRegionDelete)
 		err := x.W.AgentRegionDelete(x, r.DatasetID, r.ID)
 		note(x.Ctx, err, r.ID, UUID(0))
-		if err != nil {
-			return err
+		if first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 func regionIDs(regs []Region) []UUID {

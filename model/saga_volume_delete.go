@@ -67,13 +67,8 @@ func (st *volDeleteState) decreaseResourceCount(x *NodeCtx) error {
 func (st *volDeleteState) deleteCrucibleRegions(x *NodeCtx) error {
 	x.Step(opRegionsToDelete)
 	regs := x.DB.RegionsToDelete(nil, &st.resources)
-	for _, r := range regs {
-		x.Step(opAgentRegionDelete)
-		err := x.W.AgentRegionDelete(x, r.DatasetID, r.ID)
-		note(x.Ctx, err, r.ID, UUID(0))
-		if err != nil {
-			return err
-		}
+	if err := deleteRegionsOnAgents(x, regs); err != nil {
+		return err
 	}
 	ids := make([]UUID, len(regs))
 	for i, r := range regs {
@@ -101,30 +96,33 @@ func (st *volDeleteState) snapshotsToDelete(x *NodeCtx) []RegionSnapshot {
 	return out
 }
 
-// deleteRunningSnapshots is svd_delete_crucible_running_snapshots.
+// deleteRunningSnapshots is svd_delete_crucible_running_snapshots, which
+// calls delete_crucible_running_snapshots (crucible.rs): every delete is
+// attempted (concurrently in omicron), then the first error is returned.
 func (st *volDeleteState) deleteRunningSnapshots(x *NodeCtx) error {
-	for _, rs := range st.snapshotsToDelete(x) {
-		x.Step(opAgentRunSnapDelete)
-		err := x.W.AgentRunningSnapshotDelete(x, rs.Key)
-		note(x.Ctx, err, rs.Key.RegionID, rs.Key.SnapshotID)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachAgentSnapshot(x, st.snapshotsToDelete(x), opAgentRunSnapDelete, x.W.AgentRunningSnapshotDelete)
 }
 
-// deleteSnapshots is svd_delete_crucible_snapshots.
+// deleteSnapshots is svd_delete_crucible_snapshots, which calls
+// delete_crucible_snapshots (crucible.rs), with the same all-then-first-error
+// behaviour.
 func (st *volDeleteState) deleteSnapshots(x *NodeCtx) error {
-	for _, rs := range st.snapshotsToDelete(x) {
-		x.Step(opAgentSnapDelete)
-		err := x.W.AgentSnapshotDelete(x, rs.Key)
+	return eachAgentSnapshot(x, st.snapshotsToDelete(x), opAgentSnapDelete, x.W.AgentSnapshotDelete)
+}
+
+// eachAgentSnapshot runs one agent call per region snapshot, one step each,
+// and returns the first error after trying them all.
+func eachAgentSnapshot(x *NodeCtx, rss []RegionSnapshot, op sim.Op, call func(*NodeCtx, RSKey) error) error {
+	var first error
+	for _, rs := range rss {
+		x.Step(op)
+		err := call(x, rs.Key)
 		note(x.Ctx, err, rs.Key.RegionID, rs.Key.SnapshotID)
-		if err != nil {
-			return err
+		if first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 // deleteSnapshotRecords is svd_delete_crucible_snapshot_records: one
