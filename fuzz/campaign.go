@@ -106,12 +106,7 @@ func (c *Campaign) Run() (*Summary, error) {
 		sigs     = map[string]*SigStat{}
 		errs     []string
 	)
-	known := func(sig string) string {
-		if c.Target.Name() != "rsr" {
-			return ""
-		}
-		return KnownFindingsFor(sig)
-	}
+	known := func(sig string) string { return knownLabel(c.Target, sig) }
 	nextIdx.Store(int64(c.Shard))
 	done := make(chan struct{})
 	if c.Progress != nil {

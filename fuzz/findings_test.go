@@ -18,6 +18,10 @@ var findingSignatures = map[string]string{
 	"F2":   "lock-owner-live:saga-stuck-disk-deleted",
 	"F2b":  "lock-owner-live:saga-failed-disk-deleted",
 	"F2c":  "end-no-stuck-saga:snapshot-create/start_running_snapshot_undo",
+	"F2d":  "end-no-stuck-saga:snapshot-create/volume_lock",
+	"F9c":  "end-ro-refcount",
+	"F10d": "no-free-while-referenced:read-write-region",
+	"F11e": "inv-newregion:Running-gone",
 	"F3":   "ev-harddel:region-not-in-vcr",
 	"F4":   "live-request:Requested",
 	"F5":   "end-task-errors:region_snapshot_replacement_start",
@@ -69,6 +73,9 @@ func TestFindingsStayDetectable(t *testing.T) {
 			}
 			if len(ff.TargetConfig) > 0 && strings.Contains(string(ff.TargetConfig), `"bugs"`) {
 				t.Fatalf("%s turns a pre-fix switch on: findings must reproduce with every switch off", id)
+			}
+			if len(ff.TargetConfig) > 0 && strings.Contains(string(ff.TargetConfig), `"disable_oracles"`) {
+				t.Fatalf("%s disables oracles: findings must reproduce with every oracle on", id)
 			}
 			tg, err := NewTarget(ff.Target, ff.TargetConfig)
 			if err != nil {

@@ -69,9 +69,36 @@ func TestKnownFindingsMatchFindingsFile(t *testing.T) {
 	if len(inIndex) == 0 {
 		t.Fatal("no index rows parsed from FINDINGS.md")
 	}
+	// every campaign finding keeps a pinned, replayed file
+	pinned := map[string]bool{}
+	for file := range findingSignatures {
+		pinned[baseID(file)] = true
+	}
+	for _, k := range KnownFindings {
+		if !pinned[k.ID] {
+			t.Errorf("%s has no pinned finding file in testdata/findings", k.ID)
+		}
+	}
 	for _, k := range KnownFindings {
 		if !inIndex[k.ID] {
 			t.Errorf("KnownFindings has %s, which FINDINGS.md's index lacks", k.ID)
+		}
+	}
+}
+
+// TestEveryKnownPatternIsWitnessed: each signature pattern of a finding
+// matches the signature of at least one pinned file of that finding, so a
+// label never covers more than what was triaged and replays today.
+func TestEveryKnownPatternIsWitnessed(t *testing.T) {
+	for _, k := range KnownFindings {
+		for _, p := range k.Signatures {
+			ok := false
+			for file, sig := range findingSignatures {
+				ok = ok || (baseID(file) == k.ID && globMatch(p, sig))
+			}
+			if !ok {
+				t.Errorf("%s's pattern %q matches no pinned file of %s", k.ID, p, k.ID)
+			}
 		}
 	}
 }
@@ -121,8 +148,21 @@ func TestCampaignFindsNoNewSignature(t *testing.T) {
 				c.profile, c.strategy, st.Signature, st.Oracle, st.FirstSeed, st.Detail)
 		}
 	}
-	// The check can fail: a pre-fix switch's signature is new.
+	// The check can fail: a pre-fix switch's signature is new, also when
+	// it equals a finding's (switch #2 shows live-request:Requested, F4's).
 	if len(newSignatures(t, "rsr-focus", "pct", 20, "hard-delete-volume-with-lingering-regions")) == 0 {
 		t.Fatal("with a pre-fix switch on, the campaign reported no new signature")
+	}
+	if got := KnownFindingsFor("live-request:Requested"); got != "F4" {
+		t.Fatalf("live-request:Requested is labelled %q, want F4", got)
+	}
+	raw, _ := RSRProfile("rsr-focus")
+	raw = []byte(strings.TrimSuffix(string(raw), "}") + `,"bugs":["start-ignores-deleted-region-snapshot"]}`)
+	tg, err := NewTarget("rsr", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := knownLabel(tg, "live-request:Requested"); got != "" {
+		t.Fatalf("with switch #2 on, its signature is labelled %q, want new", got)
 	}
 }
