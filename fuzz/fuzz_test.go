@@ -64,7 +64,10 @@ func fuzzSpec(f *testing.F, name string) {
 		if v == nil || ignored(v) {
 			return
 		}
-		if !strict && v.Oracle != "model-panic" {
+		// a plain go test logs the target's known findings; an rsr
+		// signature that is no finding of FINDINGS.md fails even here
+		known := spec.Target != "rsr" || fuzz.KnownFindingsFor(v.Signature) != ""
+		if !strict && v.Oracle != "model-panic" && known {
 			tt.Logf("known-findings target: violation %s (%s) logged, not failed; RSRSIM_FUZZ_STRICT=1 fails on it", v.Oracle, v.Signature)
 			return
 		}

@@ -39,8 +39,9 @@ type NativeSpec struct {
 	Engine EngineConfig
 	// Findings marks a target with known violations (the toy's lost
 	// update; the RSR model's bugs at 09b150f177). A plain `go test` runs
-	// its seed corpus as a smoke test (a harness error or model panic
-	// fails, a violation is logged), so that `go test ./...` stays green;
+	// its seed corpus as a smoke test (a harness error, a model panic or,
+	// for rsr, a signature that is no known finding's fails; a known
+	// violation is logged), so that `go test ./...` stays green;
 	// under `go test -fuzz` (or with RSRSIM_FUZZ_STRICT=1) a violation
 	// fails, which is how the fuzzer reports a crasher.
 	Findings bool

@@ -130,11 +130,11 @@ func (t *rsrTarget) Invariants() [][2]string {
 // nothing is left.
 func (t *rsrTarget) Execute(r *sim.Run) { t.execute(r) }
 
-func (t *rsrTarget) execute(r *sim.Run) *model.World {
+func (t *rsrTarget) execute(r *sim.Run) (*model.World, *invariants.Checker) {
 	w, ck := t.Prepare(r)
 	wl := t.cfg.Workload
 	if w.Setup(wl) != sim.StopIdle {
-		return w
+		return w, ck
 	}
 	for k := range w.Tasks.Period {
 		w.Tasks.Period[k] = wl.TaskPeriodMillis
@@ -142,10 +142,10 @@ func (t *rsrTarget) execute(r *sim.Run) *model.World {
 	w.StartTimers()
 	driver := w.SpawnDriver(r, wl)
 	if r.Loop(func(r *sim.Run) bool { return driver.Done() && w.ActionsDone() }) != sim.StopUntil {
-		return w
+		return w, ck
 	}
 	t.Quiesce(r, w, ck)
-	return w
+	return w, ck
 }
 
 // ReplayWorld replays a run of the rsr target from a decision list and
@@ -166,7 +166,7 @@ type worldCapture struct {
 	w **model.World
 }
 
-func (c *worldCapture) Execute(r *sim.Run) { *c.w = c.execute(r) }
+func (c *worldCapture) Execute(r *sim.Run) { *c.w, _ = c.execute(r) }
 
 // Prepare builds the world and installs the oracles.
 func (t *rsrTarget) Prepare(r *sim.Run) (*model.World, *invariants.Checker) {

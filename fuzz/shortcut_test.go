@@ -3,7 +3,18 @@ package fuzz
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/oxide-sim/rsrsim/invariants"
+	"github.com/oxide-sim/rsrsim/sim"
 )
+
+// checkerCapture runs the rsr target and keeps the run's checker.
+type checkerCapture struct {
+	*rsrTarget
+	ck *invariants.Checker
+}
+
+func (c *checkerCapture) Execute(r *sim.Run) { _, c.ck = c.execute(r) }
 
 // TestReadOnlyShortcutMissesNothing proves the checker's shortcut (no state
 // checks after read-only steps in which no saga ended): with full checks
@@ -14,19 +25,38 @@ func TestReadOnlyShortcutMissesNothing(t *testing.T) {
 		runs = 40
 	}
 	for _, profile := range RSRProfileNames() {
-		raw, _ := RSRProfile(profile)
+		raw, err := RSRProfile(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var cfg RSRConfig
-		json.Unmarshal(raw, &cfg)
-		fast, err := NewRSRTarget(cfg)
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		fastT, err := NewRSRTarget(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.FullChecks = true
-		full, _ := NewRSRTarget(cfg)
+		fullT, err := NewRSRTarget(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast := &checkerCapture{rsrTarget: fastT.(*rsrTarget)}
+		full := &checkerCapture{rsrTarget: fullT.(*rsrTarget)}
 		eng := DefaultEngine()
+		var nFast, nFull int
 		for seed := uint64(0); seed < uint64(runs); seed++ {
-			a, _ := ExecuteSeed(fast, eng, seed, RunOptions{})
-			b, _ := ExecuteSeed(full, eng, seed, RunOptions{})
+			a, err := ExecuteSeed(fast, eng, seed, RunOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nFast += fast.ck.StateChecks
+			b, err := ExecuteSeed(full, eng, seed, RunOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nFull += full.ck.StateChecks
 			sa, sb := "none", "none"
 			var ta, tb uint32
 			if a.Violation != nil {
@@ -39,5 +69,11 @@ func TestReadOnlyShortcutMissesNothing(t *testing.T) {
 				t.Fatalf("%s seed %d: shortcut reports %s at step %d, full checks %s at step %d", profile, seed, sa, ta, sb, tb)
 			}
 		}
+		// both modes must have checked, and the full mode strictly more:
+		// otherwise this comparison proves nothing
+		if nFast == 0 || nFull <= nFast {
+			t.Fatalf("%s: %d state checks with the shortcut, %d without: full mode did not check more", profile, nFast, nFull)
+		}
+		t.Logf("%s: %d state checks with the shortcut, %d without", profile, nFast, nFull)
 	}
 }

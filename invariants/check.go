@@ -23,6 +23,7 @@ func (ck *Checker) AfterStep(r *sim.Run, e *sim.Entry) *sim.Violation {
 		return nil
 	}
 	ck.sagaEnds = ck.W.SagaEnds
+	ck.StateChecks++
 	return ck.CheckState()
 }
 

@@ -20,6 +20,9 @@ type Checker struct {
 	Full bool
 	// sagaEnds is the World.SagaEnds value at the last state check.
 	sagaEnds int
+	// StateChecks counts the state checks AfterStep ran (the read-only
+	// shortcut skips the others); tests compare it between modes.
+	StateChecks int
 
 	// per-check placement table, indexed by dataset IP
 	ipPool, ipSled []model.UUID

@@ -533,9 +533,9 @@ func TestDiskRowOps(t *testing.T) {
 	if err != nil || !up {
 		t.Fatal("finalize")
 	}
-	up, _ = db.DiskUpdateRuntime(d.ID, DiskMaintenance, 2)
-	if up {
-		t.Fatal("stale gen must not update")
+	up, err = db.DiskUpdateRuntime(d.ID, DiskMaintenance, 2)
+	if err != nil || up {
+		t.Fatalf("stale gen must be refused without an error: updated=%v err=%v", up, err)
 	}
 	_, err = db.ProjectCreateDisk(d)
 	fxWant(t, "create after finalize", err, ErrInternal)

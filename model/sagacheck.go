@@ -415,9 +415,11 @@ func (k *SagaChecker) CrashConverges(i, step int, undo bool) (res SagaCheckResul
 		inj.Crash.Undo = true
 		w, s, err := k.run(Inject{ErrorAt: last, RepeatNode: -1})
 		if err != nil {
+			// the reference unwind itself could not run: report it once
+			// (at step 1) as a failed check, never drop it silently
 			r := k.result(check, i)
-			r.Step, r.Detail = step, err.Error()
-			return r, false
+			r.Step, r.Detail = step, "the reference unwind failed to run: "+err.Error()
+			return r, step == 1
 		}
 		ref, want = imageOf(w.DB).renumbered(k.base.DB.nextUUID), s.State
 	}

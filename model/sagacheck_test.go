@@ -212,9 +212,11 @@ func newCheckers(t *testing.T) []*SagaChecker {
 // TestSagaChecks runs omicron's saga test helpers over every saga case.
 func TestSagaChecks(t *testing.T) {
 	var leaves []leaf
+	var results []SagaCheckResult
 	pass, fail, found := 0, 0, 0
 	for _, k := range newCheckers(t) {
 		for _, r := range k.All() {
+			results = append(results, r)
 			if r.Pass {
 				pass++
 			} else if f, _ := findingFor(r); f != nil {
@@ -233,6 +235,33 @@ func TestSagaChecks(t *testing.T) {
 	}
 	runTree(t, leaves)
 	t.Logf("saga checks: %d pass, %d known findings, %d unexpected failures", pass, found, fail)
+	checkFindingsMatched(t, results, false)
+}
+
+// checkFindingsMatched fails for every sagaFindings entry of this test's
+// checks (crash checks or the others) that no failing result matched: an
+// expectation that matches nothing would let its finding vanish silently.
+func checkFindingsMatched(t *testing.T, results []SagaCheckResult, crash bool) {
+	t.Helper()
+	hit := make([]bool, len(sagaFindings))
+	for _, r := range results {
+		if f, _ := findingFor(r); f != nil && !r.Pass {
+			for i := range sagaFindings {
+				if f == &sagaFindings[i] {
+					hit[i] = true
+				}
+			}
+		}
+	}
+	for i, f := range sagaFindings {
+		isCrash := false
+		for _, c := range f.checks {
+			isCrash = isCrash || c == CheckCrashConverges || c == CheckCrashUndo
+		}
+		if isCrash == crash && !hit[i] {
+			t.Errorf("finding %s (saga %s, checks %v) matched no failing check: it no longer reproduces", f.id, f.saga, f.checks)
+		}
+	}
 }
 
 // TestSagaCrashConverges crashes every action node after each of its
@@ -242,8 +271,10 @@ func TestSagaChecks(t *testing.T) {
 // aside (spec 20 §1.3).
 func TestSagaCrashConverges(t *testing.T) {
 	var leaves []leaf
+	var results []SagaCheckResult
 	runs := 0
 	for _, k := range newCheckers(t) {
+		before := runs
 		for i := 0; i < k.NodeCount(); i++ {
 			if !k.NodeIsAction(i) {
 				continue
@@ -258,13 +289,18 @@ func TestSagaCrashConverges(t *testing.T) {
 						break
 					}
 					runs++
+					results = append(results, r)
 					leaves = append(leaves, resultLeaf(r))
 				}
 			}
 		}
+		if runs == before {
+			t.Errorf("%s/%s: no crash fired in any node: the crash checks ran nothing", k.Case.Saga, k.Case.State)
+		}
 	}
 	runTree(t, leaves)
 	t.Logf("crash checks: %d runs", runs)
+	checkFindingsMatched(t, results, true)
 }
 
 // TestSagaCrashPlan checks Inject.Crash on a synthetic saga: a crash after

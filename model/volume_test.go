@@ -1734,6 +1734,9 @@ func TestPropertyRefcountsMatchLiveVCRs(t *testing.T) {
 				}
 				cp, err := f.db.VolumeCheckoutRandomizeIDsCheckout(s, CheckoutReadOnlyCopy)
 				if err != nil {
+					if f.db.Volume(s) != nil {
+						t.Fatalf("checkout of %d: %v", s, err)
+					}
 					return
 				}
 				before := f.state()

@@ -104,6 +104,9 @@ func TestReplayReproducesCampaignFailure(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Fatal("the campaign wrote no failure file")
+	}
 	for _, f := range files {
 		code, out, stderr := run(t, "replay", "--json", f)
 		if code != 1 {
