@@ -50,7 +50,8 @@ func (db *DB) GetAllocatedRegions(dst []Region, volume UUID) []Region {
 
 // HasAllocatedRegions is get_allocated_regions(volume) (region.rs, one
 // [STMT]) for callers that only test the result for emptiness (the
-// volume-delete saga's last node): it draws no order.
+// volume-delete saga's last node, svd_hard_delete_volume_record): it draws
+// no order, since no order can matter there.
 func (db *DB) HasAllocatedRegions(volume UUID) bool {
 	for i := range db.Regions {
 		if db.Regions[i].VolumeID == volume && db.Dataset(db.Regions[i].DatasetID) != nil {

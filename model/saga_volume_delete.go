@@ -203,11 +203,18 @@ func (w *World) hardDeleteVolumeChecked(x *NodeCtx, v UUID) {
 // none, hard-delete the volume in a separate statement.
 func (st *volDeleteState) hardDeleteVolumeRecord(x *NodeCtx) error {
 	x.Step(opGetAllocatedRegions)
-	regs := x.DB.GetAllocatedRegions(nil, st.volume)
-	x.Result(sim.OutOK, uint32(st.volume), uint32(len(regs)))
-	if len(regs) > 0 {
+	has := x.DB.HasAllocatedRegions(st.volume)
+	x.Result(sim.OutOK, uint32(st.volume), b2u(has))
+	if has {
 		return nil
 	}
 	x.W.hardDeleteVolumeChecked(x, st.volume)
 	return nil
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
