@@ -263,6 +263,7 @@ func (st *rrStart) newRegionEnsure(x *NodeCtx) error {
 	return nil
 }
 
+// srrs_new_region_ensure_undo: delete_crucible_regions of the new region.
 func (st *rrStart) newRegionEnsureUndo(x *NodeCtx) error {
 	return deleteRegionsOnAgents(x, []Region{st.newReg})
 }
@@ -341,6 +342,7 @@ func (st *rrStart) createFakeVolume(x *NodeCtx) error {
 	return err
 }
 
+// srrs_create_fake_volume_undo: volume_hard_delete of the fake volume TV.
 func (st *rrStart) createFakeVolumeUndo(x *NodeCtx) error {
 	x.Step(opVolumeHardDelete)
 	x.DB.VolumeHardDelete(st.tvID)
@@ -380,6 +382,7 @@ func (w *World) NewRRDriveSaga(q RRequest) *Saga {
 	st := &rrDrive{req: q}
 	stages := [][]Node{
 		{{Name: "saga_id", Kind: NodePure, Action: genID(&st.sagaID)}},
+		// srrd_set_saga_id / srrd_set_saga_id_undo
 		{{Name: "set_saga_id", Action: func(x *NodeCtx) error {
 			x.Step(opSetRRDriving)
 			err := x.DB.SetRRDriving(q.ID, st.sagaID)
@@ -391,6 +394,8 @@ func (w *World) NewRRDriveSaga(q RRequest) *Saga {
 			note(x.Ctx, err, q.ID, st.sagaID)
 			return err
 		}}},
+		// srrd_drive_region_replacement_check, _prepare and _execute,
+		// abstracted to one seeded round (docs/fidelity.md §1 item 6)
 		{{Name: "drive_check_prepare_execute", Action: func(x *NodeCtx) error {
 			x.Step(opVolumeDeleted)
 			if x.DB.VolumeDeleted(q.VolumeID) {
@@ -409,6 +414,7 @@ func (w *World) NewRRDriveSaga(q RRequest) *Saga {
 			}
 			return nil
 		}}},
+		// srrd_finish_saga: Driving → ReplacementDone, or back to Running
 		{{Name: "finish_saga", Action: func(x *NodeCtx) error {
 			if st.outcome == driveDone {
 				x.Step(opRRDriveDone)
@@ -435,6 +441,7 @@ func (w *World) NewRRFinishSaga(q RRequest) *Saga {
 	var sagaID UUID
 	stages := [][]Node{
 		{{Name: "saga_id", Kind: NodePure, Action: genID(&sagaID)}},
+		// srrf_set_saga_id / srrf_set_saga_id_undo
 		{{Name: "set_saga_id", Action: func(x *NodeCtx) error {
 			x.Step(opSetRRCompleting)
 			err := x.DB.SetRRCompleting(q.ID, sagaID)
@@ -449,6 +456,7 @@ func (w *World) NewRRFinishSaga(q RRequest) *Saga {
 		{{Name: "params_for_volume_delete_subsaga", Kind: NodePure, Action: nopNode}},
 	}
 	stages = append(stages, w.VolumeDeleteSubsaga("volume_delete_subsaga_no_result", q.OldRegionVolumeID)...)
+	// srrf_update_request_record: set_region_replacement_complete
 	stages = append(stages, []Node{{Name: "update_request_record", Action: func(x *NodeCtx) error {
 		x.Step(opSetRRComplete)
 		err := x.DB.SetRRComplete(q.ID, sagaID)

@@ -333,6 +333,7 @@ func (w *World) NewSnapshotCreateSaga(disk UUID, pantry bool) *Saga {
 		{{Name: "lock_id", Kind: NodePure, Action: genID(&st.lockID)}},
 		{{Name: "volume_lock", Action: st.takeVolumeLock, Undo: st.takeVolumeLockUndo}},
 		{{Name: "datasets_and_regions", Action: st.allocRegions, Undo: st.allocRegionsUndo}},
+		// ssc_regions_ensure_undo: delete_crucible_regions of the destination regions
 		{{Name: "regions_ensure_undo", Action: nopNode, Undo: func(x *NodeCtx) error { return deleteRegionsOnAgents(x, st.dstRegs) }}},
 		{{Name: "regions_ensure", Action: st.regionsEnsure}},
 		{{Name: "created_destination_volume", Action: st.createDestinationVolume, Undo: st.createDestinationVolumeUndo}},
@@ -425,6 +426,7 @@ func (st *snapCreate) allocRegions(x *NodeCtx) error {
 	return nil
 }
 
+// ssc_alloc_regions_undo: regions_hard_delete of the destination regions.
 func (st *snapCreate) allocRegionsUndo(x *NodeCtx) error { return hardDeleteRegions(x, st.dstRegs) }
 
 // ssc_regions_ensure: ensure DstV's regions; output DstV's VCR.
@@ -844,6 +846,7 @@ func (w *World) ImageCreateFromSnapshot(c *sim.Ctx, snapshot UUID) error {
 // soft-delete the image record (no undo), then the volume-delete subsaga.
 func (w *World) NewImageDeleteSaga(img Image) *Saga {
 	stages := [][]Node{
+		// sid_delete_image_record: project_image_delete (soft delete)
 		{{Name: "deleted_image", Action: func(x *NodeCtx) error {
 			x.Step(opImageDelete)
 			err := x.DB.ImageDelete(img.ID)
@@ -865,6 +868,7 @@ func (w *World) NewRemoveROPSaga(volume UUID) *Saga {
 	tmp := w.DB.NewUUID()
 	stages := [][]Node{
 		{{Name: "temp_volume_id", Kind: NodePure, Action: nopNode}},
+		// svr_create_temp_volume / svr_create_temp_volume_undo
 		{{Name: "create_temp_volume", Action: func(x *NodeCtx) error {
 			x.Step(opVolumeCreate)
 			err := x.DB.VolumeCreate(tmp, &VCR{Kind: VCRVolume, ID: tmp})
@@ -876,6 +880,7 @@ func (w *World) NewRemoveROPSaga(volume UUID) *Saga {
 			x.Result(sim.OutOK, uint32(tmp), 0)
 			return nil
 		}}},
+		// svr_remove_read_only_parent: volume_remove_rop (no undo)
 		{{Name: "remove_read_only_parent", Action: func(x *NodeCtx) error {
 			x.Step(opVolumeRemoveROP)
 			_, err := x.DB.VolumeRemoveROP(volume, tmp)
