@@ -73,6 +73,31 @@ func (db *DB) pick(n int) int {
 	return db.Ch.Choose(sim.KRow, n)
 }
 
+// pickRow is a ⚠first-row query over rows: among the rows that match, in
+// table order, it returns the index of the one the run's choices pick (a
+// KRow decision, none for a single match), or -1 when none matches.
+func pickRow[T any](db *DB, rows []T, match func(*T) bool) int {
+	n := 0
+	for i := range rows {
+		if match(&rows[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	k := db.pick(n)
+	for i := range rows {
+		if match(&rows[i]) {
+			if k == 0 {
+				return i
+			}
+			k--
+		}
+	}
+	return -1
+}
+
 // Volume returns the volume row with id, or nil if it is absent
 // (hard-deleted or never created).
 func (db *DB) Volume(id UUID) *Volume {

@@ -300,25 +300,11 @@ func (db *DB) ProjectDeleteSnapshot(id UUID, gen uint32, ok SnapshotStateSet) er
 // find_snapshot_by_destination_volume_id (snapshot.rs), one [STMT], soft
 // deleted rows included, ⚠first-row.
 func (db *DB) FindSnapshotByDestinationVolumeID(volume UUID) (Snapshot, bool) {
-	n := 0
-	for i := range db.Snapshots {
-		if db.Snapshots[i].DestinationVolumeID == volume {
-			n++
-		}
-	}
-	if n == 0 {
+	i := pickRow(db, db.Snapshots, func(s *Snapshot) bool { return s.DestinationVolumeID == volume })
+	if i < 0 {
 		return Snapshot{}, false
 	}
-	k := db.pick(n)
-	for i := range db.Snapshots {
-		if db.Snapshots[i].DestinationVolumeID == volume {
-			if k == 0 {
-				return db.Snapshots[i], true
-			}
-			k--
-		}
-	}
-	return Snapshot{}, false
+	return db.Snapshots[i], true
 }
 
 // ---------------------------------------------------------------------------
@@ -369,23 +355,8 @@ func (db *DB) DiskLookup(id UUID) (Disk, error) {
 // with that volume_id, soft-deleted included, ⚠first-row; nil if none. The
 // pointer is into the table: read it at once (valid until the next write).
 func (db *DB) DiskForVolumeID(volume UUID) *Disk {
-	n := 0
-	for i := range db.Disks {
-		if db.Disks[i].VolumeID == volume {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	k := db.pick(n)
-	for i := range db.Disks {
-		if db.Disks[i].VolumeID == volume {
-			if k == 0 {
-				return &db.Disks[i]
-			}
-			k--
-		}
+	if i := pickRow(db, db.Disks, func(d *Disk) bool { return d.VolumeID == volume }); i >= 0 {
+		return &db.Disks[i]
 	}
 	return nil
 }

@@ -115,23 +115,8 @@ func (db *DB) DoneRRequests(dst []RRequest) []RRequest { return db.rrIn(dst, RRR
 // pickRR returns one request matching pred, drawn with sim.KRow
 // (⚠first-row), or false.
 func (db *DB) pickRR(pred func(*RRequest) bool) (RRequest, bool) {
-	n := 0
-	for i := range db.RRequests {
-		if pred(&db.RRequests[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return RRequest{}, false
-	}
-	k := db.pick(n)
-	for i := range db.RRequests {
-		if pred(&db.RRequests[i]) {
-			if k == 0 {
-				return db.RRequests[i], true
-			}
-			k--
-		}
+	if i := pickRow(db, db.RRequests, pred); i >= 0 {
+		return db.RRequests[i], true
 	}
 	return RRequest{}, false
 }

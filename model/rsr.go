@@ -138,25 +138,10 @@ func (db *DB) RSRequestByID(id UUID) (RSRequest, error) {
 // request for region snapshot rs in any state. ⚠first-row: with several
 // matches one is drawn (sim.KRow).
 func (db *DB) LookupRSRequest(rs RSKey) (RSRequest, bool) {
-	n := 0
-	for i := range db.Requests {
-		if db.Requests[i].Old == rs {
-			n++
-		}
+	if i := pickRow(db, db.Requests, func(r *RSRequest) bool { return r.Old == rs }); i >= 0 {
+		return db.Requests[i], true
 	}
-	if n == 0 {
-		return RSRequest{}, false
-	}
-	k := db.pick(n)
-	for i := range db.Requests {
-		if db.Requests[i].Old == rs {
-			if k == 0 {
-				return db.Requests[i], true
-			}
-			k--
-		}
-	}
-	panic("unreachable")
+	return RSRequest{}, false
 }
 
 func (db *DB) requestsIn(dst []RSRequest, st RSRState) []RSRequest {
@@ -353,23 +338,8 @@ func (db *DB) NewRSRStep(request, volume UUID) RSRStep {
 // pickStep returns one of the steps matching pred, drawn with sim.KRow
 // (⚠first-row), or nil.
 func (db *DB) pickStep(pred func(*RSRStep) bool) *RSRStep {
-	n := 0
-	for i := range db.Steps {
-		if pred(&db.Steps[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	k := db.pick(n)
-	for i := range db.Steps {
-		if pred(&db.Steps[i]) {
-			if k == 0 {
-				return &db.Steps[i]
-			}
-			k--
-		}
+	if i := pickRow(db, db.Steps, pred); i >= 0 {
+		return &db.Steps[i]
 	}
 	return nil
 }
