@@ -45,13 +45,14 @@ func TestReadOnlyShortcutMissesNothing(t *testing.T) {
 		fast := &checkerCapture{rsrTarget: fastT.(*rsrTarget)}
 		full := &checkerCapture{rsrTarget: fullT.(*rsrTarget)}
 		eng := DefaultEngine()
-		var nFast, nFull int
+		var nFast, nFull, nSkip int
 		for seed := uint64(0); seed < uint64(runs); seed++ {
 			a, err := ExecuteSeed(fast, eng, seed, RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			nFast += fast.ck.StateChecks
+			nSkip += fast.ck.StorageSkips
 			b, err := ExecuteSeed(full, eng, seed, RunOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -74,6 +75,9 @@ func TestReadOnlyShortcutMissesNothing(t *testing.T) {
 		if nFast == 0 || nFull <= nFast {
 			t.Fatalf("%s: %d state checks with the shortcut, %d without: full mode did not check more", profile, nFast, nFull)
 		}
-		t.Logf("%s: %d state checks with the shortcut, %d without", profile, nFast, nFull)
+		if nSkip == 0 || full.ck.StorageSkips != 0 {
+			t.Fatalf("%s: the incremental storage checks skipped %d times, and %d times in full mode", profile, nSkip, full.ck.StorageSkips)
+		}
+		t.Logf("%s: %d state checks with the shortcuts (%d with the storage part skipped), %d without", profile, nFast, nSkip, nFull)
 	}
 }
