@@ -75,7 +75,7 @@ func WriteChromeTrace(w io.Writer, r *sim.Run, v *sim.Violation, m ViewMeta) err
 	for _, a := range r.Actors() {
 		evs = append(evs,
 			chromeEvent{Name: "thread_name", Ph: "M", Pid: pid, Tid: int(a.ID),
-				Args: map[string]any{"name": fmt.Sprintf("#%d %s", a.ID, a.Name)}},
+				Args: map[string]any{"name": fmt.Sprintf("#%d %s", a.ID, a.Name())}},
 			chromeEvent{Name: "thread_sort_index", Ph: "M", Pid: pid, Tid: int(a.ID),
 				Args: map[string]any{"sort_index": int(a.ID)}})
 	}
@@ -95,7 +95,7 @@ func WriteChromeTrace(w io.Writer, r *sim.Run, v *sim.Violation, m ViewMeta) err
 		if a.Killed {
 			args["killed"] = true
 		}
-		evs = append(evs, chromeEvent{Name: a.Name, Cat: a.Kind.String(), Ph: "X", Ts: start, Dur: &dur,
+		evs = append(evs, chromeEvent{Name: a.Name(), Cat: a.Kind.String(), Ph: "X", Ts: start, Dur: &dur,
 			Pid: pid, Tid: int(a.ID), Args: args})
 	}
 	for i := range tr {

@@ -62,7 +62,7 @@ func WriteHTMLTimeline(w io.Writer, r *sim.Run, v *sim.Violation, m ViewMeta) er
 	p := htmlPage{Meta: m, Steps: r.Steps(), Violation: v}
 	sp := spans(r)
 	for i, a := range r.Actors() {
-		l := htmlLane{ID: int(a.ID), Label: fmt.Sprintf("#%d %s", a.ID, a.Name), Kind: a.Kind.String()}
+		l := htmlLane{ID: int(a.ID), Label: fmt.Sprintf("#%d %s", a.ID, a.Name()), Kind: a.Kind.String()}
 		l.Title = fmt.Sprintf("%s (%s), %d steps", l.Label, l.Kind, sp[i].steps)
 		if a.Parent != 0 {
 			l.Title += ", spawned by " + actorLabel(r, a.Parent)

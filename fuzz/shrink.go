@@ -257,7 +257,7 @@ func ScheduleLines(r *sim.Run) []string {
 
 func actorLabel(r *sim.Run, id sim.ActorID) string {
 	if a := r.Actor(id); a != nil {
-		return fmt.Sprintf("#%d %s", a.ID, a.Name)
+		return fmt.Sprintf("#%d %s", a.ID, a.Name())
 	}
 	return fmt.Sprintf("#%d", id)
 }

@@ -56,7 +56,7 @@ func WriteTraceTable(w io.Writer, r *sim.Run, f TraceFilter) error {
 		a := r.Actor(e.Actor)
 		name := ""
 		if a != nil {
-			name = fmt.Sprintf("#%d %s", a.ID, a.Name)
+			name = fmt.Sprintf("#%d %s", a.ID, a.Name())
 		}
 		recs := ""
 		if e.Rec1 != 0 {

@@ -108,7 +108,7 @@ func TestChromeTraceGolden(t *testing.T) {
 		}
 	}
 	for _, a := range res.Run.Actors() {
-		if names[int(a.ID)] != "#"+strconv.Itoa(int(a.ID))+" "+a.Name || spansByTid[int(a.ID)] != 1 {
+		if names[int(a.ID)] != "#"+strconv.Itoa(int(a.ID))+" "+a.Name() || spansByTid[int(a.ID)] != 1 {
 			t.Errorf("actor %d: track name %q, %d spans", a.ID, names[int(a.ID)], spansByTid[int(a.ID)])
 		}
 	}

@@ -195,8 +195,9 @@ type NodeCtx struct {
 	Node    *Node
 	Undoing bool
 
-	crashAfter int // Inject.Crash: stop this execution after this many steps
-	steps      int // atomic steps taken (counted only with crashAfter > 0)
+	crashAfter int   // Inject.Crash: stop this execution after this many steps
+	steps      int   // atomic steps taken (counted only with crashAfter > 0)
+	err        error // the node function's result
 }
 
 // Step is sim.Ctx.Step, counting the node's steps for Inject.Crash: after
@@ -305,7 +306,7 @@ func (s *Saga) runStage(c *sim.Ctx, st []Node) bool {
 	ok := make([]bool, len(st))
 	for i := range st {
 		i := i
-		kids[i] = c.Spawn(sim.KindSaga, s.Name+"/"+st[i].Name, func(c *sim.Ctx) {
+		kids[i] = c.SpawnSub(sim.KindSaga, s.Name, st[i].Name, func(c *sim.Ctx) {
 			ok[i] = s.runAny(c, &st[i])
 		})
 	}
@@ -396,15 +397,14 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
 	w := s.w
 	for {
-		var err error
 		crash := 0
 		if ci := s.Inject.Crash; ci.AfterStep > 0 && ci.Node == n.idx && ci.Undo == undo && !s.crashDone {
 			crash = ci.AfterStep
 		}
-		var x *NodeCtx
-		a := c.Spawn(sim.KindNode, s.Name+"/"+n.Name, func(c *sim.Ctx) {
-			x = &NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash}
-			err = fn(x)
+		x := &NodeCtx{W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash}
+		a := c.SpawnSub(sim.KindNode, s.Name, n.Name, func(c *sim.Ctx) {
+			x.Ctx = c
+			x.err = fn(x)
 		})
 		a.CrashPermille = w.crashRate()
 		c.Wait(a)
@@ -425,7 +425,7 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
 			w.Crashes++
 			continue
 		}
-		return err
+		return x.err
 	}
 }
 
@@ -460,7 +460,7 @@ func (s *Saga) unwindStages(c *sim.Ctx, stages [][]Node) bool {
 			ok := make([]bool, len(todo))
 			for j, i := range todo {
 				j, i := j, i
-				kids = append(kids, c.Spawn(sim.KindSaga, s.Name+"/undo "+st[i].Name, func(c *sim.Ctx) {
+				kids = append(kids, c.SpawnSub(sim.KindSaga, s.Name, "undo "+st[i].Name, func(c *sim.Ctx) {
 					ok[j] = s.undoAny(c, &st[i])
 				}))
 			}

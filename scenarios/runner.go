@@ -483,7 +483,7 @@ func (x *runner) writeTrace(w io.Writer) {
 	for _, e := range x.r.Trace() {
 		name := ""
 		if a := x.r.Actor(e.Actor); a != nil {
-			name = a.Name
+			name = a.Name()
 		}
 		fmt.Fprintf(w, "%5d  #%-4d %-48s %-60s %-12s %d %d", e.Step, e.Actor, trunc(name, 48), trunc(e.Op.String(), 60), e.Outcome, e.Rec1, e.Rec2)
 		if e.Note != "" {

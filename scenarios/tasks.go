@@ -362,7 +362,7 @@ func cmdStepSaga(x *runner, c *Cmd) error {
 		full := s.Name + "/" + before
 		pred = func() bool {
 			for _, a := range x.r.Runnable() {
-				if a.Kind == sim.KindNode && a.Name == full && descends(x.r, a, s.Actor) {
+				if a.Kind == sim.KindNode && a.Name() == full && descends(x.r, a, s.Actor) {
 					return true
 				}
 			}

@@ -27,13 +27,16 @@ type Body func(c *Ctx)
 type Actor struct {
 	ID     ActorID
 	Kind   ActorKind
-	Name   string
 	Parent ActorID
+	// name, or name+"/"+sub when sub is set (see Name): joined only when
+	// shown, so spawning a saga node builds no string.
+	name, sub string
 
 	state   actorState
 	pending Op // the atomic step it performs when next resumed
 	waiting int32
 	joiners []*Actor
+	joinBuf [1]*Actor // joiners' first backing array (most actors have one)
 	prio    int64 // PCT priority
 
 	// CrashPermille, when > 0, makes the engine draw a crash after every
@@ -54,6 +57,14 @@ type Actor struct {
 	r   *Run
 	// Killed is set when the actor was stopped by a crash or Kill.
 	Killed bool
+}
+
+// Name is the actor's display name.
+func (a *Actor) Name() string {
+	if a.sub == "" {
+		return a.name
+	}
+	return a.name + "/" + a.sub
 }
 
 // Done reports whether the actor has finished (or was killed).
@@ -110,7 +121,12 @@ func (c *Ctx) Now() int64 { return c.r.now }
 // Spawn starts a new actor. It runs its prelude at once (up to its first
 // Step) and then competes for the scheduler like any other.
 func (c *Ctx) Spawn(kind ActorKind, name string, body Body) *Actor {
-	return c.r.spawn(kind, name, c.a.ID, body)
+	return c.r.spawn(kind, name, "", c.a.ID, body)
+}
+
+// SpawnSub is Spawn for an actor named name+"/"+sub (a saga's node, say).
+func (c *Ctx) SpawnSub(kind ActorKind, name, sub string, body Body) *Actor {
+	return c.r.spawn(kind, name, sub, c.a.ID, body)
 }
 
 // Wait blocks until every actor in as has finished. Waiting is not an
@@ -120,6 +136,9 @@ func (c *Ctx) Wait(as ...*Actor) {
 	n := int32(0)
 	for _, o := range as {
 		if o.state != stDone {
+			if o.joiners == nil {
+				o.joiners = o.joinBuf[:0]
+			}
 			o.joiners = append(o.joiners, c.a)
 			n++
 		}
@@ -216,8 +235,15 @@ func (w *worker) run() (ok bool) {
 	return true
 }
 
-func (r *Run) spawn(kind ActorKind, name string, parent ActorID, body Body) *Actor {
-	a := &Actor{ID: ActorID(len(r.actors) + 1), Kind: kind, Name: name, Parent: parent, r: r}
+// actorSlab is how many actors one allocation holds.
+const actorSlab = 32
+
+func (r *Run) spawn(kind ActorKind, name, sub string, parent ActorID, body Body) *Actor {
+	if len(r.slab) == cap(r.slab) {
+		r.slab = make([]Actor, 0, actorSlab) // earlier slabs stay where they are
+	}
+	r.slab = append(r.slab, Actor{ID: ActorID(len(r.actors) + 1), Kind: kind, name: name, sub: sub, Parent: parent, r: r})
+	a := &r.slab[len(r.slab)-1]
 	a.ctx = Ctx{r: r, a: a}
 	r.actors = append(r.actors, a)
 	if len(r.pool) == 0 {

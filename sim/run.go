@@ -91,6 +91,7 @@ type Run struct {
 	knobs    []int
 
 	actors   []*Actor
+	slab     []Actor // where spawn allocates actors
 	runnable []*Actor
 	pool     []*worker // idle coroutines, reused by spawn
 	timers   []timer
@@ -175,7 +176,7 @@ func (r *Run) Fault(i int) bool { return Chance(r.Ch, KFault, r.knobs[i]) }
 
 // Spawn starts a top-level actor (no parent).
 func (r *Run) Spawn(kind ActorKind, name string, body Body) *Actor {
-	return r.spawn(kind, name, 0, body)
+	return r.spawn(kind, name, "", 0, body)
 }
 
 // At schedules fn at virtual time t (or now, if t is in the past). Timers
