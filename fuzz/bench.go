@@ -23,7 +23,7 @@ type BenchOptions struct {
 
 // DefaultBenchOptions is what `rsrsim bench` runs by default.
 func DefaultBenchOptions() BenchOptions {
-	return BenchOptions{Campaigns: 10, MaxRuns: 3000, Strategies: []string{"uniform", "pct", "swarm", "swarm-pct"},
+	return BenchOptions{Campaigns: 10, MaxRuns: 3000, Strategies: []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct"},
 		Baseline: true, ThroughRun: 3000}
 }
 

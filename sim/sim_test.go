@@ -318,3 +318,39 @@ func TestIdleCoroutinesReusedAcrossRuns(t *testing.T) {
 		t.Fatal("a worker beyond the bound was not stopped")
 	}
 }
+
+// TestBuggifyRedrawsOnlyFaults checks the buggify profile: action knobs
+// keep their defaults; each fault knob is off, at its default or hot
+// (8x, within [50, 500] per mille), each outcome seen, in roughly the
+// 1/4 : 1/2 : 1/4 proportions.
+func TestBuggifyRedrawsOnlyFaults(t *testing.T) {
+	knobs := []Knob{{Name: "act", Default: 30}, {Name: "crash", Default: 10, Fault: true},
+		{Name: "notify", Default: 100, Fault: true}, {Name: "never", Default: 0, Fault: true}}
+	hot := []int{0, 80, 500, 0}
+	const seeds = 800
+	counts := map[[2]int]int{}
+	for s := range seeds {
+		r := NewRun(Config{Knobs: knobs}, NewPRNG(uint64(s)), &Buggify{Inner: Uniform{}})
+		if r.Knob(0) != 30 || r.Knob(3) != 0 {
+			t.Fatalf("seed %d: buggify changed a non-fault or disabled knob: %d, %d", s, r.Knob(0), r.Knob(3))
+		}
+		for i := 1; i <= 2; i++ {
+			switch v := r.Knob(i); v {
+			case 0:
+				counts[[2]int{i, 0}]++
+			case knobs[i].Default:
+				counts[[2]int{i, 1}]++
+			case hot[i]:
+				counts[[2]int{i, 2}]++
+			default:
+				t.Fatalf("seed %d: knob %s = %d, want 0, %d or %d", s, knobs[i].Name, v, knobs[i].Default, hot[i])
+			}
+		}
+	}
+	for i := 1; i <= 2; i++ {
+		off, def, h := counts[[2]int{i, 0}], counts[[2]int{i, 1}], counts[[2]int{i, 2}]
+		if off < seeds/8 || h < seeds/8 || def < seeds/3 {
+			t.Errorf("knob %s: off %d, default %d, hot %d of %d runs", knobs[i].Name, off, def, h, seeds)
+		}
+	}
+}

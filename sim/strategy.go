@@ -148,6 +148,40 @@ func (s *Swarm) Start(r *Run) {
 func (s *Swarm) OnSpawn(r *Run, a *Actor)           { s.Inner.OnSpawn(r, a) }
 func (s *Swarm) Pick(r *Run, runnable []*Actor) int { return s.Inner.Pick(r, runnable) }
 
+// Buggify is fault swarming in the manner of FoundationDB's BUGGIFY: each
+// run leaves the workload's action mix alone and redraws only the fault
+// knobs. Each fault is at its default rate with probability 1/2, off with
+// probability 1/4, and hot with probability 1/4: eight times its default,
+// at least 50 and at most 500 per mille. A run with one hot fault kind
+// reaches the retries and unwinds that the default rates make rare, while
+// the other runs keep the default mix that interleaving bugs need.
+type Buggify struct {
+	Inner Strategy
+}
+
+func (b *Buggify) Name() string { return "buggify+" + b.Inner.Name() }
+
+// Start draws the fault rates, then starts Inner.
+func (b *Buggify) Start(r *Run) {
+	for i, k := range r.Cfg.Knobs {
+		if !k.Fault || k.Default == 0 {
+			continue
+		}
+		v := k.Default
+		switch r.Ch.Choose(KStrategy, 4) {
+		case 0:
+			v = 0
+		case 1:
+			v = min(max(v*8, 50), 500)
+		}
+		r.knobs[i] = v
+	}
+	b.Inner.Start(r)
+}
+
+func (b *Buggify) OnSpawn(r *Run, a *Actor)           { b.Inner.OnSpawn(r, a) }
+func (b *Buggify) Pick(r *Run, runnable []*Actor) int { return b.Inner.Pick(r, runnable) }
+
 // NewStrategy builds a strategy by its CLI name: "uniform", "pct", or
 // "swarm" (swarm profile over a uniform walk). depth and k configure PCT.
 func NewStrategy(name string, depth, k int) (Strategy, error) {
@@ -160,9 +194,11 @@ func NewStrategy(name string, depth, k int) (Strategy, error) {
 		return &Swarm{Inner: Uniform{}}, nil
 	case "swarm-pct":
 		return &Swarm{Inner: &PCT{Depth: depth, K: k}}, nil
+	case "buggify-pct":
+		return &Buggify{Inner: &PCT{Depth: depth, K: k}}, nil
 	}
-	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm or swarm-pct)", name)
+	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm, swarm-pct or buggify-pct)", name)
 }
 
 // StrategyNames lists the names NewStrategy accepts.
-var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct"}
+var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct"}

@@ -198,6 +198,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 			{"pct", "PCT (ASPLOS 2010): random priorities, d-1 priority change points (--pct-depth, --pct-k)"},
 			{"swarm", "swarm testing: per-run profile of enabled actions and fault rates, uniform walk"},
 			{"swarm-pct", "swarm profile with PCT scheduling"},
+			{"buggify-pct", "fault swarming (FoundationDB's BUGGIFY): per run, each fault kind off, at its rate or hot (8x); action mix unchanged; PCT scheduling"},
 		}
 	case "kinds":
 		for k := sim.KSched; k <= sim.KValue; k++ {
