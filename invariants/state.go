@@ -38,17 +38,25 @@ type Checker struct {
 	// they last passed; cur is the same for the state being checked.
 	seen, cur storageInputs
 	seenValid bool
+	// placementSame: datasets, zpools and disks are as when the placement
+	// index was last built.
+	placementSame bool
+	// frozen is Full mode's record of every VCR tree seen, by pointer.
+	frozen map[*model.VCR][]uint32
 	// StorageSkips counts the state checks whose storage part was skipped
 	// because its inputs were unchanged.
 	StorageSkips int
 }
 
 // storageInputs is everything the storage checks (checkStorage) read: the
-// volumes' ids, soft-delete flags and VCR trees (flattened, so two trees
-// compare by content, not by pointer), and whole tables otherwise.
+// volume rows (id, soft-delete flag and VCR pointer) and whole tables.
+//
+// A VCR is compared by pointer. That is exact because the model never
+// changes a stored VCR in place: every change builds a new tree (model/vcr.go
+// CopyVCR, ReplaceRegionInVCR, ReplaceReadOnlyTargetInVCR). Full mode
+// proves it on every check (verifyFrozenVCRs).
 type storageInputs struct {
 	volumes      []volumeKey
-	vcrs         []uint32
 	regions      []model.Region
 	snaps        []model.RegionSnapshot
 	usages       []model.Usage
@@ -62,11 +70,12 @@ type storageInputs struct {
 type volumeKey struct {
 	id          model.UUID
 	softDeleted bool
+	data        *model.VCR
 }
 
 // flattenVCR appends an encoding of v's tree that is equal for two trees
 // exactly when they have the same shape, kinds, read-only flags and
-// targets (what the storage checks read of a VCR).
+// targets (what the storage checks read of a VCR). Full mode only.
 func flattenVCR(dst []uint32, v *model.VCR) []uint32 {
 	if v == nil {
 		return append(dst, 0xFFFFFFFF)
@@ -225,6 +234,9 @@ func contains(s []model.UUID, id model.UUID) bool {
 // passed they would pass again and are skipped. Checker.Full turns the skip
 // off (TestIncrementalStorageMissesNothing compares the two modes).
 func (ck *Checker) CheckState() *sim.Violation {
+	if ck.Full {
+		ck.verifyFrozenVCRs()
+	}
 	if ck.storageUnchanged() && !ck.Full {
 		ck.StorageSkips++
 	} else {
@@ -251,21 +263,22 @@ func (ck *Checker) CheckState() *sim.Violation {
 }
 
 // storageUnchanged reports whether everything the storage checks read is
-// equal to its copy from the last time they passed. It leaves the current
-// volumes in ck.cur for rememberStorage.
+// equal to its copy from the last time they passed. It also notes whether
+// the placement tables (datasets, zpools, disks) are unchanged, so that
+// checkStorage can keep its placement index.
 func (ck *Checker) storageUnchanged() bool {
 	db, s, c := ck.W.DB, &ck.seen, &ck.cur
-	c.volumes, c.vcrs = c.volumes[:0], c.vcrs[:0]
+	c.volumes = c.volumes[:0]
 	for i := range db.Volumes {
 		v := &db.Volumes[i]
-		c.volumes = append(c.volumes, volumeKey{v.ID, v.SoftDeleted})
-		c.vcrs = flattenVCR(c.vcrs, v.Data)
+		c.volumes = append(c.volumes, volumeKey{v.ID, v.SoftDeleted, v.Data})
 	}
-	return ck.seenValid && slices.Equal(s.volumes, c.volumes) && slices.Equal(s.vcrs, c.vcrs) &&
+	ck.placementSame = ck.seenValid && slices.Equal(s.datasets, db.Datasets) &&
+		slices.Equal(s.zpools, db.Zpools) && slices.Equal(s.disks, db.PhysicalDisks)
+	return ck.placementSame && slices.Equal(s.volumes, c.volumes) &&
 		slices.Equal(s.regions, db.Regions) && slices.Equal(s.snaps, db.RegionSnapshots) &&
 		slices.Equal(s.usages, db.Usages) && slices.Equal(s.agentRegions, db.Agent.Regions) &&
-		slices.Equal(s.agentRunning, db.Agent.Running) && slices.Equal(s.datasets, db.Datasets) &&
-		slices.Equal(s.zpools, db.Zpools) && slices.Equal(s.disks, db.PhysicalDisks)
+		slices.Equal(s.agentRunning, db.Agent.Running)
 }
 
 // rememberStorage keeps what the storage checks just passed on (no
@@ -273,7 +286,6 @@ func (ck *Checker) storageUnchanged() bool {
 func (ck *Checker) rememberStorage() {
 	db, s, c := ck.W.DB, &ck.seen, &ck.cur
 	s.volumes, c.volumes = c.volumes, s.volumes
-	s.vcrs, c.vcrs = c.vcrs, s.vcrs
 	s.regions = append(s.regions[:0], db.Regions...)
 	s.snaps = append(s.snaps[:0], db.RegionSnapshots...)
 	s.usages = append(s.usages[:0], db.Usages...)
@@ -285,12 +297,33 @@ func (ck *Checker) rememberStorage() {
 	ck.seenValid = true
 }
 
+// verifyFrozenVCRs (Full mode) proves what the pointer comparison of VCRs
+// relies on: a VCR tree seen before still has the content it had then.
+func (ck *Checker) verifyFrozenVCRs() {
+	if ck.frozen == nil {
+		ck.frozen = map[*model.VCR][]uint32{}
+	}
+	for i := range ck.W.DB.Volumes {
+		v := ck.W.DB.Volumes[i].Data
+		if v == nil {
+			continue
+		}
+		enc := flattenVCR(nil, v)
+		if old, ok := ck.frozen[v]; ok && !slices.Equal(old, enc) {
+			panic(fmt.Sprintf("invariants: volume %d's stored VCR was changed in place; the incremental storage checks compare VCRs by pointer and need every change to build a new tree", ck.W.DB.Volumes[i].ID))
+		}
+		ck.frozen[v] = enc
+	}
+}
+
 // checkStorage runs the state invariants over volumes, regions, region
 // snapshots, usage rows and agents: every live volume's checks, and the
 // table-wide usage and region snapshot checks.
 func (ck *Checker) checkStorage() *sim.Violation {
 	db := ck.W.DB
-	ck.buildPlacement()
+	if !ck.placementSame || ck.Full {
+		ck.buildPlacement()
+	}
 	for i := range db.Volumes {
 		v := &db.Volumes[i]
 		if v.SoftDeleted {

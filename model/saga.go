@@ -159,6 +159,21 @@ func (s *Saga) index(stages [][]Node, n int) int {
 	return n
 }
 
+// countNodes counts the nodes of stages, chains inlined.
+func countNodes(stages [][]Node) int {
+	n := 0
+	for si := range stages {
+		for i := range stages[si] {
+			if c := stages[si][i].Chain; c != nil {
+				n += countNodes(c)
+			} else {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // NodeCount is steno's dag.get_nodes().count().
 func (s *Saga) NodeCount() int {
 	if s.names == nil {
@@ -247,6 +262,10 @@ func nopNode(*NodeCtx) error { return nil }
 func (w *World) StartSaga(c spawner, s *Saga) *Saga {
 	s.w = w
 	s.ID = w.DB.NewUUID()
+	n := countNodes(s.Stages)
+	if cap(s.names) < n {
+		s.names = make([]string, 0, n)
+	}
 	s.names = s.names[:0]
 	s.status = make([]NodeStatus, s.index(s.Stages, 0))
 	if s.Inject.ActionTimes == 0 && s.Inject.UndoTimes == 0 && s.Inject.ErrorAt == 0 && s.Inject.RepeatNode == 0 && !s.Inject.RepeatAll {
