@@ -25,9 +25,12 @@ type Checker struct {
 	// shortcut skips the others); tests compare it between modes.
 	StateChecks int
 
-	// per-check placement table, indexed by dataset IP
+	// placement index (buildPlacement): by dataset IP, and gone(db, ds)
+	// by dataset id
 	ipPool, ipSled []model.UUID
 	ipGone, ipOK   []bool
+	dsIDs          []model.UUID
+	dsGoneB        []bool
 
 	claimed []model.UUID
 	counts  []resCount
@@ -275,9 +278,10 @@ func (ck *Checker) storageUnchanged() bool {
 	}
 	ck.placementSame = ck.seenValid && slices.Equal(s.datasets, db.Datasets) &&
 		slices.Equal(s.zpools, db.Zpools) && slices.Equal(s.disks, db.PhysicalDisks)
-	return ck.placementSame && slices.Equal(s.volumes, c.volumes) &&
-		slices.Equal(s.regions, db.Regions) && slices.Equal(s.snaps, db.RegionSnapshots) &&
-		slices.Equal(s.usages, db.Usages) && slices.Equal(s.agentRegions, db.Agent.Regions) &&
+	// the tables that change most often first
+	return ck.placementSame && slices.Equal(s.regions, db.Regions) &&
+		slices.Equal(s.agentRegions, db.Agent.Regions) && slices.Equal(s.volumes, c.volumes) &&
+		slices.Equal(s.usages, db.Usages) && slices.Equal(s.snaps, db.RegionSnapshots) &&
 		slices.Equal(s.agentRunning, db.Agent.Running)
 }
 
@@ -397,7 +401,7 @@ func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
 			}
 			continue
 		}
-		if ck.on(NoFreeWhileReferenced) && !agentRegionAlive(db, r.DatasetID, r.ID) {
+		if ck.on(NoFreeWhileReferenced) && !ck.agentRegionAlive(r.DatasetID, r.ID) {
 			return violation(NoFreeWhileReferenced, "read-write-region", fmt.Sprintf("live volume %d's read/write target %v is region %d, which its agent has destroyed", v.ID, a, r.ID))
 		}
 	}
@@ -411,11 +415,11 @@ func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
 			continue
 		}
 		if ck.on(NoFreeWhileReferenced) {
-			if res.Kind == model.UsageRegionSnapshot && !agentRunningAlive(db, res.RS) {
+			if res.Kind == model.UsageRegionSnapshot && !ck.agentRunningAlive(res.RS) {
 				return violation(NoFreeWhileReferenced, "region-snapshot", fmt.Sprintf("live volume %d's read-only target %v is region snapshot %v, whose downstairs its agent has destroyed", v.ID, a, res.RS))
 			}
 			if res.Kind == model.UsageReadOnlyRegion {
-				if r := db.Region(res.RegionID); r != nil && !agentRegionAlive(db, r.DatasetID, r.ID) {
+				if r := db.Region(res.RegionID); r != nil && !ck.agentRegionAlive(r.DatasetID, r.ID) {
 					return violation(NoFreeWhileReferenced, "read-only-region", fmt.Sprintf("live volume %d's read-only target %v is region %d, which its agent has destroyed", v.ID, a, r.ID))
 				}
 			}
@@ -474,8 +478,9 @@ func (ck *Checker) bump(res model.Resource, vcr, use int) {
 
 // agentRegionAlive: the region exists on its agent (Created), or its
 // dataset is gone (expunged: Nexus never talks to it again).
-func agentRegionAlive(db *model.DB, ds, region model.UUID) bool {
-	if gone(db, ds) {
+func (ck *Checker) agentRegionAlive(ds, region model.UUID) bool {
+	db := ck.W.DB
+	if ck.dsGone(ds) {
 		return true
 	}
 	for i := range db.Agent.Regions {
@@ -489,8 +494,9 @@ func agentRegionAlive(db *model.DB, ds, region model.UUID) bool {
 
 // agentRunningAlive: the region snapshot's downstairs runs, or its dataset
 // is gone.
-func agentRunningAlive(db *model.DB, k model.RSKey) bool {
-	if gone(db, k.DatasetID) {
+func (ck *Checker) agentRunningAlive(k model.RSKey) bool {
+	db := ck.W.DB
+	if ck.dsGone(k.DatasetID) {
 		return true
 	}
 	for i := range db.Agent.Running {
@@ -530,6 +536,21 @@ func (ck *Checker) buildPlacement() {
 		ck.ipPool[d.IP], ck.ipSled[d.IP], ck.ipOK[d.IP] = z.ID, z.SledID, true
 		ck.ipGone[d.IP] = gone(db, d.ID)
 	}
+	ck.dsIDs, ck.dsGoneB = ck.dsIDs[:0], ck.dsGoneB[:0]
+	for i := range db.Datasets {
+		ck.dsIDs = append(ck.dsIDs, db.Datasets[i].ID)
+		ck.dsGoneB = append(ck.dsGoneB, gone(db, db.Datasets[i].ID))
+	}
+}
+
+// dsGone is gone(db, ds) from the placement index.
+func (ck *Checker) dsGone(ds model.UUID) bool {
+	for i, id := range ck.dsIDs {
+		if id == ds {
+			return ck.dsGoneB[i]
+		}
+	}
+	return false // no such dataset: gone reports false too
 }
 
 func grow(s []model.UUID, n int) []model.UUID {
