@@ -55,20 +55,32 @@ type Throughput struct {
 	Runs       int     `json:"runs"`
 	RunsPerSec float64 `json:"runs_per_second"`
 	StepsPerS  float64 `json:"steps_per_second"`
+	// CPUSec is the process's CPU time (user + system, garbage collector
+	// included) during the measurement; StepsPerCPUSec = steps / CPUSec
+	// is the per-core figure.
+	CPUSec         float64 `json:"cpu_seconds"`
+	StepsPerCPUSec float64 `json:"steps_per_cpu_second"`
+}
+
+// StrategyGeo is one strategy's geometric mean ratio to the baseline.
+type StrategyGeo struct {
+	Strategy string  `json:"strategy"`
+	GeoMean  float64 `json:"geomean_ratio"`
 }
 
 // BenchReport is RunBench's result.
 type BenchReport struct {
-	Date        string       `json:"date"`
-	GoVersion   string       `json:"go_version"`
-	CPUs        int          `json:"cpus"`
-	Throughput  []Throughput `json:"throughput"`
-	Scaling     float64      `json:"scaling_all_vs_one_worker"`
-	PeakRSSMiB  float64      `json:"peak_rss_mib"`
-	Options     BenchOptions `json:"options"`
-	Rows        []BugRow     `json:"rows"`
-	BestGeoMean float64      `json:"best_strategy_geomean_ratio"`
-	Best        string       `json:"best_strategy"`
+	Date        string        `json:"date"`
+	GoVersion   string        `json:"go_version"`
+	CPUs        int           `json:"cpus"`
+	Throughput  []Throughput  `json:"throughput"`
+	Scaling     float64       `json:"scaling_all_vs_one_worker"`
+	PeakRSSMiB  float64       `json:"peak_rss_mib"`
+	Options     BenchOptions  `json:"options"`
+	Rows        []BugRow      `json:"rows"`
+	GeoMeans    []StrategyGeo `json:"geomean_ratios"`
+	BestGeoMean float64       `json:"best_strategy_geomean_ratio"`
+	Best        string        `json:"best_strategy"`
 }
 
 // RunBench measures everything in one invocation, one thing at a time (so
@@ -87,12 +99,17 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 	}
 	for _, w := range []int{1, runtime.NumCPU()} {
 		c := &Campaign{Target: t, Engine: DefaultEngine(), Seed: 1, Runs: o.ThroughRun, Workers: w}
+		c0 := cpuSeconds()
 		s, err := c.Run()
 		if err != nil {
 			return nil, err
 		}
-		rep.Throughput = append(rep.Throughput, Throughput{Workers: w, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS})
-		say("throughput: %d worker(s): %.0f runs/s, %.0f steps/s", w, s.RunsPerSec, s.StepsPerS)
+		tp := Throughput{Workers: w, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS, CPUSec: cpuSeconds() - c0}
+		if tp.CPUSec > 0 {
+			tp.StepsPerCPUSec = float64(s.Steps) / tp.CPUSec
+		}
+		rep.Throughput = append(rep.Throughput, tp)
+		say("throughput: %d worker(s): %.0f runs/s, %.0f steps/s, %.0f steps per CPU-second", w, s.RunsPerSec, s.StepsPerS, tp.StepsPerCPUSec)
 	}
 	if len(rep.Throughput) == 2 && rep.Throughput[0].RunsPerSec > 0 {
 		rep.Scaling = rep.Throughput[1].RunsPerSec / rep.Throughput[0].RunsPerSec
@@ -169,6 +186,7 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 			s += math.Log(r)
 		}
 		g := math.Exp(s / float64(len(geo[st])))
+		rep.GeoMeans = append(rep.GeoMeans, StrategyGeo{st, g})
 		if g < best {
 			best, rep.Best = g, st
 		}
@@ -219,9 +237,9 @@ func median(xs []float64) float64 {
 // WriteMarkdown renders the report as the tables of BENCHMARKS.md.
 func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 	fmt.Fprintf(w, "Measured %s on this project's machine (%d CPUs, %s) with:\n\n    %s\n\n", rep.Date, rep.CPUs, rep.GoVersion, command)
-	fmt.Fprintf(w, "### Throughput (default workload, every oracle on)\n\n| workers | runs | runs/s | atomic steps/s |\n|---|---|---|---|\n")
+	fmt.Fprintf(w, "### Throughput (default workload, every oracle on)\n\n| workers | runs | runs/s | atomic steps/s | CPU-s | atomic steps per CPU-second |\n|---|---|---|---|---|---|\n")
 	for _, t := range rep.Throughput {
-		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f |\n", t.Workers, t.Runs, t.RunsPerSec, t.StepsPerS)
+		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2f | %.0f |\n", t.Workers, t.Runs, t.RunsPerSec, t.StepsPerS, t.CPUSec, t.StepsPerCPUSec)
 	}
 	fmt.Fprintf(w, "\nScaling from 1 to %d workers: %.2fx. Peak RSS of the whole process: %.0f MiB.\n\n", rep.CPUs, rep.Scaling, rep.PeakRSSMiB)
 	fmt.Fprintf(w, "### Time to detect each pre-fix switch (profile rsr-focus, %d campaigns, budget %d runs each)\n\n", rep.Options.Campaigns, rep.Options.MaxRuns)
@@ -238,6 +256,12 @@ func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 				ratio = fmt.Sprintf("%.3f", c.RatioToBaseline)
 			}
 			fmt.Fprintf(w, "| %s | %s | %d/%d | %s%.0f | %d | %s%.3f | %.3f | %s |\n", row.Bug, c.Strategy, c.Found, c.Campaigns, ge, c.MedianRuns, c.MaxRuns, ge, c.MedianCPU, c.MaxCPU, ratio)
+		}
+	}
+	if len(rep.GeoMeans) > 0 {
+		fmt.Fprintf(w, "\nGeometric mean over all switches of each strategy's CPU-time ratio to the rapid baseline:\n\n| strategy | geomean ratio | speed-up |\n|---|---|---|\n")
+		for _, g := range rep.GeoMeans {
+			fmt.Fprintf(w, "| %s | %.3f | %.1fx |\n", g.Strategy, g.GeoMean, 1/g.GeoMean)
 		}
 	}
 	if rep.Best != "" {
