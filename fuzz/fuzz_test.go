@@ -87,3 +87,40 @@ func FuzzToyRace(f *testing.F) { fuzzSpec(f, "FuzzToyRace") }
 
 // FuzzRSR fuzzes the region snapshot replacement model with its oracles.
 func FuzzRSR(f *testing.F) { fuzzSpec(f, "FuzzRSR") }
+
+// FuzzDetect measures how long go test -fuzz takes to find one pre-fix
+// switch (fuzz/gofuzz-detect.sh runs it per switch and reports the table in
+// BENCHMARKS.md). RSRSIM_FUZZ_BUG names the switch; the model runs as in
+// rsrsim bench's detection campaigns (profile rsr-focus with that switch
+// on) and only that switch's signature fails. Without RSRSIM_FUZZ_BUG it
+// runs nothing.
+func FuzzDetect(f *testing.F) {
+	f.Add([]byte{})
+	bug := os.Getenv("RSRSIM_FUZZ_BUG")
+	if bug == "" {
+		f.Fuzz(func(*testing.T, []byte) {})
+		return
+	}
+	bt, err := fuzz.BugTargetFor(bug)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg, err := fuzz.DetectionConfig(bug)
+	if err != nil {
+		f.Fatal(err)
+	}
+	t, err := fuzz.NewRSRTarget(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	eng := fuzz.NativeEngine()
+	f.Fuzz(func(tt *testing.T, data []byte) {
+		res, err := fuzz.ExecuteBytes(t, eng, data, fuzz.RunOptions{NoRecord: true})
+		if err != nil {
+			tt.Fatalf("harness error: %v", err)
+		}
+		if v := res.Violation; v != nil && bt.Match(v.Signature) {
+			tt.Fatalf("DETECTED %s: %s", bug, v.Signature)
+		}
+	})
+}
