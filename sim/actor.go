@@ -37,7 +37,7 @@ type Actor struct {
 	waiting int32
 	joiners []*Actor
 	joinBuf [1]*Actor // joiners' first backing array (most actors have one)
-	prio    int64 // PCT priority
+	prio    int64     // PCT priority
 
 	// CrashPermille, when > 0, makes the engine draw a crash after every
 	// atomic step this actor takes (a KFault decision). On a crash the actor
