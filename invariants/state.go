@@ -46,6 +46,11 @@ type Checker struct {
 	placementSame bool
 	// frozen is Full mode's record of every VCR tree seen, by pointer.
 	frozen map[*model.VCR][]uint32
+	// memo caches per-VCR derived facts (vcrMemo); placementGen counts
+	// placement index builds.
+	memo         []vcrMemo
+	memoAddrs    []model.Addr
+	placementGen uint32
 	// StorageSkips counts the state checks whose storage part was skipped
 	// because its inputs were unchanged.
 	StorageSkips int
@@ -391,9 +396,17 @@ func goneOrDeleting(gone bool) string {
 // region-set-redundancy for one live volume.
 func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
 	db := ck.W.DB
-	ck.rw = rwTargets(ck.rw[:0], v.Data)
-	ck.ro = roTargets(ck.ro[:0], v.Data)
-	for _, a := range ck.rw {
+	var m *vcrMemo
+	rw, ro := ck.rw, ck.ro
+	if ck.Full {
+		ck.rw = rwTargets(ck.rw[:0], v.Data)
+		ck.ro = roTargets(ck.ro[:0], v.Data)
+		rw, ro = ck.rw, ck.ro
+	} else {
+		m = ck.memoFor(v.Data)
+		rw, ro = ck.memoAddrs[m.rwOff:m.rwEnd], ck.memoAddrs[m.roOff:m.roEnd]
+	}
+	for _, a := range rw {
 		r := resolveRW(db, a)
 		if r == nil {
 			if ck.on(V1TargetResolves) {
@@ -406,7 +419,7 @@ func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
 		}
 	}
 	ck.counts = ck.counts[:0]
-	for _, a := range ck.ro {
+	for _, a := range ro {
 		res, ok := resolveRO(db, a)
 		if !ok {
 			if ck.on(V1TargetResolves) {
@@ -438,12 +451,49 @@ func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
 			}
 		}
 	}
-	if ck.on(RegionSetRedundancy) {
+	if ck.on(RegionSetRedundancy) && (m == nil || m.setsPassed != ck.placementGen) {
 		if x := ck.checkRegionSets(v, v.Data); x != nil {
 			return x
 		}
+		if m != nil {
+			m.setsPassed = ck.placementGen
+		}
 	}
 	return nil
+}
+
+// vcrMemo is what the storage checks derive from a VCR tree alone: its
+// read/write and read-only targets (offsets into Checker.memoAddrs), and
+// whether its region sets passed under the current placement index. A
+// stored VCR never changes (see storageInputs), so an entry stays valid for
+// as long as it is kept. Full mode does not use it.
+type vcrMemo struct {
+	data         *model.VCR
+	rwOff, rwEnd int32
+	roOff, roEnd int32
+	setsPassed   uint32 // the placementGen under which the region sets passed (0 = not yet)
+}
+
+// memoMax bounds the memo; when full it is emptied and refilled.
+const memoMax = 64
+
+// memoFor returns v's memo entry, deriving it on first sight. The entry
+// and its target slices are valid until the next memoFor call.
+func (ck *Checker) memoFor(v *model.VCR) *vcrMemo {
+	for i := range ck.memo {
+		if ck.memo[i].data == v {
+			return &ck.memo[i]
+		}
+	}
+	if len(ck.memo) >= memoMax {
+		ck.memo, ck.memoAddrs = ck.memo[:0], ck.memoAddrs[:0]
+	}
+	off := int32(len(ck.memoAddrs))
+	ck.memoAddrs = rwTargets(ck.memoAddrs, v)
+	mid := int32(len(ck.memoAddrs))
+	ck.memoAddrs = roTargets(ck.memoAddrs, v)
+	ck.memo = append(ck.memo, vcrMemo{data: v, rwOff: off, rwEnd: mid, roOff: mid, roEnd: int32(len(ck.memoAddrs))})
+	return &ck.memo[len(ck.memo)-1]
 }
 
 func usageShape(c resCount) string {
@@ -517,6 +567,7 @@ func gone(db *model.DB, ds model.UUID) bool {
 // gone), so target lookups cost an index instead of row scans.
 func (ck *Checker) buildPlacement() {
 	db := ck.W.DB
+	ck.placementGen++
 	n := 0
 	for i := range db.Datasets {
 		if ip := int(db.Datasets[i].IP); ip >= n {
