@@ -50,6 +50,7 @@ type Checker struct {
 	frozen map[*model.VCR][]uint32
 	// memo caches per-VCR derived facts (vcrMemo); placementGen counts
 	// placement index builds.
+	homeless     []int32 // findHomeless
 	memo         []vcrMemo
 	memoAddrs    []model.Addr
 	placementGen uint32
@@ -254,13 +255,14 @@ func (ck *Checker) CheckState() *sim.Violation {
 			return x
 		}
 		ck.rememberStorage()
+		ck.findHomeless()
 	}
 	db := ck.W.DB
-	if ck.on(NoOrphanRWRegion) {
+	if ck.on(NoOrphanRWRegion) && len(ck.homeless) > 0 {
 		claimed := ck.claimedRegions()
-		for i := range db.Regions {
+		for _, i := range ck.homeless {
 			r := &db.Regions[i]
-			if r.ReadOnly || db.Volume(r.VolumeID) != nil || contains(claimed, r.ID) {
+			if contains(claimed, r.ID) {
 				continue
 			}
 			return violation(NoOrphanRWRegion, "", fmt.Sprintf("read/write region %d names volume %d, which has no row, and no running saga will delete or re-home it", r.ID, r.VolumeID))
@@ -270,6 +272,30 @@ func (ck *Checker) CheckState() *sim.Violation {
 		return x
 	}
 	return ck.checkLocks()
+}
+
+// findHomeless lists, in table order, the read/write regions whose volume
+// has no row: the candidates of no-orphaned-rw-region, which only the
+// claims of running sagas can excuse. It depends on regions and volumes
+// alone, so it is recomputed only with the storage checks.
+func (ck *Checker) findHomeless() {
+	db := ck.W.DB
+	ck.homeless = ck.homeless[:0]
+	for i := range db.Regions {
+		r := &db.Regions[i]
+		if !r.ReadOnly && !hasVolume(ck.seen.volumes, r.VolumeID) {
+			ck.homeless = append(ck.homeless, int32(i))
+		}
+	}
+}
+
+func hasVolume(vs []volumeKey, id model.UUID) bool {
+	for i := range vs {
+		if vs[i].id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // storageUnchanged reports whether everything the storage checks read is
