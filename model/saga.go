@@ -210,9 +210,16 @@ type NodeCtx struct {
 	Node    *Node
 	Undoing bool
 
-	crashAfter int   // Inject.Crash: stop this execution after this many steps
-	steps      int   // atomic steps taken (counted only with crashAfter > 0)
-	err        error // the node function's result
+	crashAfter int      // Inject.Crash: stop this execution after this many steps
+	steps      int      // atomic steps taken (counted only with crashAfter > 0)
+	err        error    // the node function's result
+	fn         NodeFunc // what the node actor runs (Act)
+}
+
+// Act is the node actor's body: it runs the node function once.
+func (x *NodeCtx) Act(c *sim.Ctx) {
+	x.Ctx = c
+	x.err = x.fn(x)
 }
 
 // Step is sim.Ctx.Step, counting the node's steps for Inject.Crash: after
@@ -285,6 +292,7 @@ func (w *World) StartSaga(c spawner, s *Saga) *Saga {
 // spawner is a sim.Ctx or a sim.Run: anything that can start an actor.
 type spawner interface {
 	Spawn(kind sim.ActorKind, name string, body sim.Body) *sim.Actor
+	SpawnRunner(kind sim.ActorKind, name string, body sim.Runner) *sim.Actor
 }
 
 func (s *Saga) execute(c *sim.Ctx) {
@@ -325,9 +333,9 @@ func (s *Saga) runStage(c *sim.Ctx, st []Node) bool {
 	ok := make([]bool, len(st))
 	for i := range st {
 		i := i
-		kids[i] = c.SpawnSub(sim.KindSaga, s.Name, st[i].Name, func(c *sim.Ctx) {
+		kids[i] = c.SpawnSub(sim.KindSaga, s.Name, st[i].Name, sim.Body(func(c *sim.Ctx) {
 			ok[i] = s.runAny(c, &st[i])
-		})
+		}))
 	}
 	c.Wait(kids...)
 	all := true
@@ -420,11 +428,8 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
 		if ci := s.Inject.Crash; ci.AfterStep > 0 && ci.Node == n.idx && ci.Undo == undo && !s.crashDone {
 			crash = ci.AfterStep
 		}
-		x := &NodeCtx{W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash}
-		a := c.SpawnSub(sim.KindNode, s.Name, n.Name, func(c *sim.Ctx) {
-			x.Ctx = c
-			x.err = fn(x)
-		})
+		x := &NodeCtx{W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash, fn: fn}
+		a := c.SpawnSub(sim.KindNode, s.Name, n.Name, x)
 		a.CrashPermille = w.crashRate()
 		c.Wait(a)
 		if crash > 0 && (a.Killed || x.steps == crash) {
@@ -479,9 +484,9 @@ func (s *Saga) unwindStages(c *sim.Ctx, stages [][]Node) bool {
 			ok := make([]bool, len(todo))
 			for j, i := range todo {
 				j, i := j, i
-				kids = append(kids, c.SpawnSub(sim.KindSaga, s.Name, "undo "+st[i].Name, func(c *sim.Ctx) {
+				kids = append(kids, c.SpawnSub(sim.KindSaga, s.Name, "undo "+st[i].Name, sim.Body(func(c *sim.Ctx) {
 					ok[j] = s.undoAny(c, &st[i])
-				}))
+				})))
 			}
 			c.Wait(kids...)
 			for j := range todo {

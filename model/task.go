@@ -133,34 +133,45 @@ func (w *World) Activate(sp spawner, n int, t TaskKind) {
 }
 
 func (w *World) spawnActivation(sp spawner, nx *Nexus, t TaskKind) *sim.Actor {
-	st := &TaskStatus{Task: t, Nexus: nx.ID}
+	act := &activation{w: w, nx: nx, st: TaskStatus{Task: t, Nexus: nx.ID}}
 	w.ActivationsStarted++
-	var a *sim.Actor
-	a = sp.Spawn(sim.KindTask, t.String(), func(c *sim.Ctx) {
-		switch t {
-		case TaskRSRStart:
-			w.taskRSRStart(c, st)
-		case TaskRSRGC:
-			w.taskRSRGC(c, st)
-		case TaskRSRStep:
-			w.taskRSRStep(c, st)
-		case TaskRSRFinish:
-			w.taskRSRFinish(c, st)
-		case TaskRR:
-			w.taskRR(c, st)
-		case TaskRRDriver:
-			w.taskRRDriver(c, st)
-		}
-		nx.Last[t] = st
-		if nx.pending[t] {
-			nx.pending[t] = false
-			w.spawnActivation(c, nx, t)
-		} else {
-			nx.running[t] = false
-		}
-	})
+	a := sp.SpawnRunner(sim.KindTask, t.String(), act)
 	nx.actor[t] = a
 	return a
+}
+
+// activation is one run of a background task on one Nexus: the actor's
+// body (Act) and the status it reports.
+type activation struct {
+	w  *World
+	nx *Nexus
+	st TaskStatus
+}
+
+func (act *activation) Act(c *sim.Ctx) {
+	w, nx, st := act.w, act.nx, &act.st
+	t := st.Task
+	switch t {
+	case TaskRSRStart:
+		w.taskRSRStart(c, st)
+	case TaskRSRGC:
+		w.taskRSRGC(c, st)
+	case TaskRSRStep:
+		w.taskRSRStep(c, st)
+	case TaskRSRFinish:
+		w.taskRSRFinish(c, st)
+	case TaskRR:
+		w.taskRR(c, st)
+	case TaskRRDriver:
+		w.taskRRDriver(c, st)
+	}
+	nx.Last[t] = st
+	if nx.pending[t] {
+		nx.pending[t] = false
+		w.spawnActivation(c, nx, t)
+	} else {
+		nx.running[t] = false
+	}
 }
 
 // StartTimers arms the periodic timers of every task on every Nexus. The

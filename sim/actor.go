@@ -22,6 +22,14 @@ const (
 // shared state: it runs when the actor is spawned.
 type Body func(c *Ctx)
 
+// Act runs the body (a Body is a Runner).
+func (b Body) Act(c *Ctx) { b(c) }
+
+// Runner is an actor's body as a value: a type whose Act method is the
+// body. Spawning a Runner that is already allocated (a saga node's
+// context, say) needs no closure.
+type Runner interface{ Act(c *Ctx) }
+
 // Actor is a saga execution, a saga node, a task activation, a user request
 // or an environment action: anything that takes atomic steps.
 type Actor struct {
@@ -124,9 +132,15 @@ func (c *Ctx) Spawn(kind ActorKind, name string, body Body) *Actor {
 	return c.r.spawn(kind, name, "", c.a.ID, body)
 }
 
-// SpawnSub is Spawn for an actor named name+"/"+sub (a saga's node, say).
-func (c *Ctx) SpawnSub(kind ActorKind, name, sub string, body Body) *Actor {
+// SpawnSub is Spawn for an actor named name+"/"+sub (a saga's node, say)
+// whose body is a Runner.
+func (c *Ctx) SpawnSub(kind ActorKind, name, sub string, body Runner) *Actor {
 	return c.r.spawn(kind, name, sub, c.a.ID, body)
+}
+
+// SpawnRunner is Spawn with a Runner for a body.
+func (c *Ctx) SpawnRunner(kind ActorKind, name string, body Runner) *Actor {
+	return c.r.spawn(kind, name, "", c.a.ID, body)
 }
 
 // Wait blocks until every actor in as has finished. Waiting is not an
@@ -162,7 +176,7 @@ type worker struct {
 	next  func() (Op, bool)
 	stop  func()
 	yield func(Op) bool
-	body  Body
+	body  Runner
 	ctx   *Ctx
 }
 
@@ -231,14 +245,14 @@ func (w *worker) run() (ok bool) {
 			ok = false
 		}
 	}()
-	w.body(w.ctx)
+	w.body.Act(w.ctx)
 	return true
 }
 
 // actorSlab is how many actors one allocation holds.
 const actorSlab = 32
 
-func (r *Run) spawn(kind ActorKind, name, sub string, parent ActorID, body Body) *Actor {
+func (r *Run) spawn(kind ActorKind, name, sub string, parent ActorID, body Runner) *Actor {
 	if len(r.slab) == cap(r.slab) {
 		r.slab = make([]Actor, 0, actorSlab) // earlier slabs stay where they are
 	}

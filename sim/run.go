@@ -179,6 +179,11 @@ func (r *Run) Spawn(kind ActorKind, name string, body Body) *Actor {
 	return r.spawn(kind, name, "", 0, body)
 }
 
+// SpawnRunner is Spawn with a Runner for a body.
+func (r *Run) SpawnRunner(kind ActorKind, name string, body Runner) *Actor {
+	return r.spawn(kind, name, "", 0, body)
+}
+
 // At schedules fn at virtual time t (or now, if t is in the past). Timers
 // fire in (time, scheduling order) order, between atomic steps.
 func (r *Run) At(t int64, fn func(r *Run)) {
