@@ -324,8 +324,15 @@ func (st *rrStart) replaceRegion(x *NodeCtx) error {
 	return nil
 }
 
-// srrs_replace_region_in_volume_undo: the swap back; any result accepted.
+// srrs_replace_region_in_volume_undo: get_region(old region) first (its
+// error fails the undo: the old region may be gone once the request moved
+// on, see F28), then the swap back; any replacement result accepted.
 func (st *rrStart) replaceRegionUndo(x *NodeCtx) error {
+	x.Step(opGetRegion)
+	if _, err := x.DB.GetRegion(st.req.OldRegionID); err != nil {
+		x.Result(outErr, uint32(st.req.OldRegionID), 0)
+		return err
+	}
 	x.Step(opReplaceRegionUndo)
 	res, err := x.DB.VolumeReplaceRegion(
 		VolumeReplacementParams{VolumeID: st.vol, RegionID: st.newReg.ID, RegionAddr: st.newAddr},
