@@ -57,6 +57,8 @@ var KnownFindings = []KnownFinding{
 	{"F25", []string{"no-free-while-referenced:region-snapshot", "v1-target-resolves:read-only"}},
 	{"F26", []string{"live-region-replacement:Requested"}},
 	{"F27", []string{"end-disk-usable:maintenance"}},
+	{"F28", []string{"end-no-stuck-saga:region-replacement-start/replace_region_in_volume",
+		"end-no-stuck-saga:region-replacement-start/set_saga_id", "v1-target-resolves:read-write"}},
 }
 
 // KnownFindingsFor returns the ids of the findings whose patterns match sig,
