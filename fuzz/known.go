@@ -43,7 +43,9 @@ var KnownFindings = []KnownFinding{
 	{"F9", []string{"end-no-resources:read-write-region", "live-request:Running", "end-ro-refcount"}},
 	{"F10", []string{"no-orphaned-rw-region", "v1-target-resolves:read-write", "no-free-while-referenced:read-write-region"}},
 	{"F11", []string{"inv-newregion:DeletingOldVolume-gone", "inv-newregion:Running-gone", "inv-newregion:ReplacementDone-gone",
-		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume", "v1-target-resolves:read-only"}},
+		"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume", "v1-target-resolves:read-only",
+		"end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume",
+		"end-no-stuck-saga:region-snapshot-replacement-step/set_saga_id"}},
 	{"F12", []string{"no-free-while-referenced:read-only-region"}},
 	{"F13", []string{"end-no-expunged-dependency:read-only"}},
 	{"F14", []string{"lock-owner-live:saga-stuck-disk-live"}},
@@ -59,6 +61,8 @@ var KnownFindings = []KnownFinding{
 	{"F27", []string{"end-disk-usable:maintenance"}},
 	{"F28", []string{"end-no-stuck-saga:region-replacement-start/replace_region_in_volume",
 		"end-no-stuck-saga:region-replacement-start/set_saga_id", "v1-target-resolves:read-write"}},
+	{"F29", []string{"end-no-stuck-saga:region-replacement-drive/set_saga_id",
+		"end-no-stuck-saga:region-snapshot-replacement-garbage-collect/set_saga_id"}},
 }
 
 // KnownFindingsFor returns the ids of the findings whose patterns match sig,
