@@ -52,6 +52,7 @@ var findingSignatures = map[string]string{
 	"F28":  "end-no-stuck-saga:region-replacement-start/replace_region_in_volume",
 	"F28b": "end-no-stuck-saga:region-replacement-start/set_saga_id",
 	"F28c": "v1-target-resolves:read-write",
+	"F28d": "region-set-redundancy:same-zpool",
 	"F29":  "end-no-stuck-saga:region-replacement-drive/set_saga_id",
 	"F29b": "end-no-stuck-saga:region-snapshot-replacement-garbage-collect/set_saga_id",
 	"F11f": "end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume",

@@ -60,7 +60,8 @@ var KnownFindings = []KnownFinding{
 	{"F26", []string{"live-region-replacement:Requested"}},
 	{"F27", []string{"end-disk-usable:maintenance"}},
 	{"F28", []string{"end-no-stuck-saga:region-replacement-start/replace_region_in_volume",
-		"end-no-stuck-saga:region-replacement-start/set_saga_id", "v1-target-resolves:read-write"}},
+		"end-no-stuck-saga:region-replacement-start/set_saga_id", "v1-target-resolves:read-write",
+		"region-set-redundancy:same-zpool"}},
 	{"F29", []string{"end-no-stuck-saga:region-replacement-drive/set_saga_id",
 		"end-no-stuck-saga:region-snapshot-replacement-garbage-collect/set_saga_id"}},
 }
