@@ -88,7 +88,7 @@ var Catalogue = []Oracle{
 	{LiveStep, Quiescence, "every replacement step is VolumeDeleted", "spec 40 §13 LIVE-STEP"},
 	{LiveRR, Quiescence, "every region replacement request is Complete", "spec 30 §C.3"},
 	{EndNoLocks, Quiescence, "no volume_repair row remains", "spec 40 §13 END-NO-LOCKS"},
-	{EndNoStuckSaga, Quiescence, "no saga is stuck on a failed undo", "assert_no_failed_undo_steps (test_helpers.rs)"},
+	{EndNoStuckSaga, Quiescence, "no saga is stuck on a failed undo (shape saga/node, plus /rerun when that undo had already taken effect once)", "assert_no_failed_undo_steps (test_helpers.rs)"},
 	{EndTaskErrors, Quiescence, "at the fixpoint the tasks report no errors", "spec 30 §C.4"},
 	{EndExpungedHealthy, Quiescence, "no live disk, snapshot or image volume still uses storage on an expunged disk while its region set has a healthy member", "the purpose of replacement"},
 	{EndRelockOK, Quiescence, "a new repair lock on every live disk volume would succeed", "spec 30 §A.3"},

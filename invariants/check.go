@@ -93,7 +93,14 @@ func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
 	if ck.on(EndNoStuckSaga) {
 		for _, s := range w.Sagas {
 			if s.State == model.SagaStuck {
-				return violation(EndNoStuckSaga, s.Name+"/"+s.StuckNode, fmt.Sprintf("saga %s (%d) is stuck: the undo of node %s failed: %v", s.Name, s.ID, s.StuckNode, s.UndoErr))
+				shape, how := s.Name+"/"+s.StuckNode, ""
+				if s.StuckRerun {
+					// the mechanism of F6 and kin: a re-run of an undo that
+					// had already taken effect, told apart from an undo that
+					// fails the first time it takes effect
+					shape, how = shape+"/rerun", " (a re-run, after an earlier execution of it had taken effect)"
+				}
+				return violation(EndNoStuckSaga, shape, fmt.Sprintf("saga %s (%d) is stuck: the undo of node %s failed%s: %v", s.Name, s.ID, s.StuckNode, how, s.UndoErr))
 			}
 		}
 	}

@@ -815,6 +815,12 @@ func quiescenceCases() []oracleCase {
 				s.State, s.StuckNode, s.UndoErr = model.SagaStuck, "set_saga_id", errors.New("undo failed")
 			}
 		}},
+		{oracle: EndNoStuckSaga, name: "undo-failed-on-rerun", shape: "region-snapshot-replacement-start/set_saga_id/rerun", mk: func(f *fx, bad bool) {
+			s := f.saga("region-snapshot-replacement-start", model.SagaFailed)
+			if bad {
+				s.State, s.StuckNode, s.UndoErr, s.StuckRerun = model.SagaStuck, "set_saga_id", errors.New("undo failed"), true
+			}
+		}},
 
 		// --- end-task-errors
 		{oracle: EndTaskErrors, name: "step-task-error", shape: model.TaskRSRStep.String(), mk: func(f *fx, bad bool) {

@@ -124,13 +124,17 @@ type Saga struct {
 	Err       error
 	UndoErr   error
 	StuckNode string
-	status    []NodeStatus
-	names     []string
-	failing   bool // an action failed: no new node starts
-	crashDone bool // Inject.Crash has fired
-	Inject    Inject
-	Actor     *sim.Actor
-	w         *World
+	// StuckRerun: the failed undo was a re-execution, after an earlier
+	// execution of the same undo had taken effect (it committed a step and
+	// crashed, or ended and its result was lost, or ran twice).
+	StuckRerun bool
+	status     []NodeStatus
+	names      []string
+	failing    bool // an action failed: no new node starts
+	crashDone  bool // Inject.Crash has fired
+	Inject     Inject
+	Actor      *sim.Actor
+	w          *World
 	// Claims are read/write regions this saga allocated and will delete by
 	// id if it unwinds (disk create, snapshot create's destination, region
 	// replacement's new region). The orphaned-region oracle does not count
@@ -381,6 +385,8 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 	}
 	w := s.w
 	var err error
+	rerun := false     // the last execution followed one that took effect
+	effective := false // some execution so far took effect
 	for t := 0; t < times; t++ {
 		if n.Kind == NodePure {
 			err = fn(&NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo})
@@ -398,13 +404,14 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 			runs = 2
 		}
 		for r := 0; r < runs; r++ {
-			err = s.runNodeOnce(c, n, fn, undo)
+			err, rerun = s.runNodeOnce(c, n, fn, undo, effective)
+			effective = rerun || err == nil
 		}
 	}
 	if err != nil {
 		if undo {
 			s.status[idx] = NodeUndoFailed
-			s.UndoErr, s.StuckNode = err, n.Name
+			s.UndoErr, s.StuckNode, s.StuckRerun = err, n.Name, rerun
 		} else {
 			s.status[idx] = NodeFailed
 			s.ErrNode, s.Err = n.Name, err
@@ -420,9 +427,12 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 }
 
 // runNodeOnce runs fn in a node actor until one execution ends without a
-// crash, and returns its result.
-func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
+// crash, and returns its result, and whether that execution followed one
+// that had taken effect: one that succeeded and whose result was lost, one
+// killed after a write, or (earlier) a previous successful run.
+func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool) (error, bool) {
 	w := s.w
+	took := earlier
 	for {
 		crash := 0
 		if ci := s.Inject.Crash; ci.AfterStep > 0 && ci.Node == n.idx && ci.Undo == undo && !s.crashDone {
@@ -437,19 +447,22 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo bool) error {
 			// there before its result was recorded.
 			s.crashDone = true
 			w.Crashes++
+			took = took || a.Writes() > 0
 			continue
 		}
 		if a.Killed {
 			w.Crashes++
+			took = took || a.Writes() > 0
 			continue // recovery: the node runs again from its beginning
 		}
 		// The node's effects are committed; the success (or failure)
 		// record can still be lost to a crash before it is written.
 		if w.faultCrashAfterNode(c) {
 			w.Crashes++
+			took = took || (x.err == nil && a.Writes() > 0)
 			continue
 		}
-		return x.err
+		return x.err, took
 	}
 }
 

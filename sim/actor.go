@@ -43,6 +43,7 @@ type Actor struct {
 	state   actorState
 	pending Op // the atomic step it performs when next resumed
 	waiting int32
+	writes  int32 // atomic steps taken that are not registered read-only
 	joiners []*Actor
 	joinBuf [1]*Actor // joiners' first backing array (most actors have one)
 	prio    int64     // PCT priority
@@ -74,6 +75,11 @@ func (a *Actor) Name() string {
 	}
 	return a.name + "/" + a.sub
 }
+
+// Writes is the number of atomic steps the actor has taken whose operation
+// is not registered read-only (sim.RegisterReadOp): a crashed actor with
+// Writes() > 0 committed at least one write.
+func (a *Actor) Writes() int { return int(a.writes) }
 
 // Done reports whether the actor has finished (or was killed).
 func (a *Actor) Done() bool { return a.state == stDone }

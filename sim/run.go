@@ -264,6 +264,9 @@ func (r *Run) Loop(until func(r *Run) bool) (reason StopReason) {
 func (r *Run) exec(a *Actor) {
 	op := a.pending
 	a.outcome, a.rec1, a.rec2, a.note = 0, 0, 0, ""
+	if !op.ReadOnly() {
+		a.writes++
+	}
 	r.advance(a)
 	r.steps++
 	r.now += r.Cfg.StepMillis
