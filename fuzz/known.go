@@ -66,6 +66,7 @@ var KnownFindings = []KnownFinding{
 		"region-set-redundancy:same-zpool"}},
 	{"F29", []string{"end-no-stuck-saga:region-replacement-drive/set_saga_id",
 		"end-no-stuck-saga:region-snapshot-replacement-garbage-collect/set_saga_id"}},
+	{"F30", []string{"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume/rerun"}},
 }
 
 // KnownFindingsFor returns the ids of the findings whose patterns match sig,
