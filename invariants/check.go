@@ -183,10 +183,18 @@ func (ck *Checker) CheckQuiescence(d DrainOutcome) *sim.Violation {
 			// cleanliness matter, judged by CheckEmpty after everything
 			// is deleted (spec 40 §13 caveat 1: a soft-deleted snapshot
 			// volume can linger by design).
+			// A region snapshot can only be a read-only target, and once
+			// its row is gone nothing of it resolves: a read-only target
+			// at its address that still resolves is a newer resource that
+			// was given the same port (Options.ReusePorts), not a
+			// reference to the replaced snapshot.
 			if addr, ok := db.RSAddrOf(q.Old); ok {
 				for j := range db.Volumes {
 					v := &db.Volumes[j]
-					if !v.SoftDeleted && model.VCRReferencesAddr(v.Data, addr) {
+					if v.SoftDeleted {
+						continue
+					}
+					if ck.namesReplacedRS(v, addr) {
 						return violation(EndCompleteNoRef, "volume-names-address-live", fmt.Sprintf("request %d is Complete but live volume %d still names region snapshot %v's address %v", q.ID, v.ID, q.Old, addr))
 					}
 				}
@@ -360,7 +368,7 @@ func (ck *Checker) CheckEmpty() *sim.Violation {
 		}
 		for j := range db.Volumes {
 			v := &db.Volumes[j]
-			if model.VCRReferencesAddr(v.Data, addr) {
+			if ck.namesReplacedRS(v, addr) {
 				return violation(EndNoResources, "volume-names-replaced-address", fmt.Sprintf("volume %d (soft-deleted=%v) still names the address %v of region snapshot %v, replaced by Complete request %d", v.ID, v.SoftDeleted, addr, q.Old, q.ID))
 			}
 		}
@@ -381,4 +389,22 @@ func regionInVCR(db *model.DB, vcr *model.VCR, r *model.Region) bool {
 		}
 	}
 	return false
+}
+
+// namesReplacedRS reports whether volume v still names a replaced (and
+// deleted) region snapshot at addr: as a read-only target, the only way a
+// region snapshot is named, and with nothing live resolving there. A
+// target at addr that resolves, or a read/write one, belongs to a newer
+// resource that was given the same port (Options.ReusePorts).
+func (ck *Checker) namesReplacedRS(v *model.Volume, addr model.Addr) bool {
+	named := false
+	ck.ro = roTargets(ck.ro[:0], v.Data)
+	for _, t := range ck.ro {
+		named = named || t == addr
+	}
+	if !named {
+		return false
+	}
+	_, resolves := resolveRO(ck.W.DB, addr)
+	return !resolves
 }

@@ -1086,3 +1086,37 @@ func TestFullModeCatchesVCRChangedInPlace(t *testing.T) {
 	}()
 	ck.CheckState()
 }
+
+// TestCompleteUnreferencedIgnoresReusedPorts: with port reuse a new region
+// (or running snapshot) can take the replaced region snapshot's address; a
+// volume that uses the new resource does not name the old snapshot.
+func TestCompleteUnreferencedIgnoresReusedPorts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		readOnly bool
+	}{{"new-read-write-region", false}, {"new-read-only-region", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFx(t, model.Config{})
+			f.baseline()
+			k, a := f.addRS(f.dvRegs[2], f.id())
+			f.request(k, model.RSRComplete, false, false)
+			f.removeRS(k)
+			// a new region on the same dataset gets the freed port
+			z := f.id()
+			id := f.id()
+			f.db.Regions = append(f.db.Regions, model.Region{ID: id, DatasetID: k.DatasetID, VolumeID: z, Port: a.Port, HasPort: true, ReadOnly: tc.readOnly})
+			f.vol(z, volVCR(z, nil, f.regionNode(tc.readOnly, a)))
+			if tc.readOnly {
+				f.usage(z, roRes(id))
+			}
+			ck := NewChecker(f.w)
+			ck.Disabled = map[string]bool{}
+			for _, x := range Catalogue {
+				ck.Disabled[x.Name] = x.Name != EndCompleteNoRef
+			}
+			if v := ck.CheckQuiescence(f.drain); v != nil {
+				t.Fatalf("a volume using the new resource at the reused address was reported: %s", v.Detail)
+			}
+		})
+	}
+}
