@@ -55,6 +55,7 @@ var findingSignatures = map[string]string{
 	"F28c": "v1-target-resolves:read-write",
 	"F28d": "region-set-redundancy:same-zpool",
 	"F29":  "end-no-stuck-saga:region-replacement-drive/set_saga_id",
+	"F31":  "region-set-redundancy:same-target",
 	"F30":  "end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume/rerun",
 	"F29b": "end-no-stuck-saga:region-snapshot-replacement-garbage-collect/set_saga_id",
 	"F11f": "end-no-stuck-saga:region-snapshot-replacement-start/replace_snapshot_in_volume",

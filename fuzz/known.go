@@ -67,6 +67,7 @@ var KnownFindings = []KnownFinding{
 	{"F29", []string{"end-no-stuck-saga:region-replacement-drive/set_saga_id",
 		"end-no-stuck-saga:region-snapshot-replacement-garbage-collect/set_saga_id"}},
 	{"F30", []string{"end-no-stuck-saga:region-snapshot-replacement-step/replace_snapshot_in_volume/rerun"}},
+	{"F31", []string{"region-set-redundancy:same-target"}},
 }
 
 // KnownFindingsFor returns the ids of the findings whose patterns match sig,
