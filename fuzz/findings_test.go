@@ -116,6 +116,9 @@ func TestFindingsStayDetectable(t *testing.T) {
 // with, so nothing found is lost before someone triages it.
 func TestTriageFilesReproduce(t *testing.T) {
 	files, _ := filepath.Glob("testdata/triage/*.json")
+	if len(files) == 0 {
+		t.Skip("no parked failure files (FINDINGS.md, Not yet triaged)")
+	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			ff, ds, err := LoadFailure(f)

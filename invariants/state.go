@@ -47,10 +47,10 @@ type Checker struct {
 	// index was last built.
 	placementSame bool
 	// frozen is Full mode's record of every VCR tree seen, by pointer.
-	frozen map[*model.VCR][]uint32
+	frozen   map[*model.VCR][]uint32
+	homeless []int32 // findHomeless
 	// memo caches per-VCR derived facts (vcrMemo); placementGen counts
 	// placement index builds.
-	homeless     []int32 // findHomeless
 	memo         []vcrMemo
 	memoAddrs    []model.Addr
 	placementGen uint32
@@ -243,7 +243,9 @@ func contains(s []model.UUID, id model.UUID) bool {
 // The storage checks are incremental: they are pure functions of the
 // tables in storageInputs, so when none of those changed since they last
 // passed they would pass again and are skipped. Checker.Full turns the skip
-// off (TestIncrementalStorageMissesNothing compares the two modes).
+// off; TestIncrementalStateChecks, TestIncrementalPlacementChanges and
+// TestReadOnlyShortcutMissesNothing (full against incremental campaigns)
+// prove it.
 func (ck *Checker) CheckState() *sim.Violation {
 	if ck.Full {
 		ck.verifyFrozenVCRs()

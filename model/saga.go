@@ -125,8 +125,8 @@ type Saga struct {
 	UndoErr   error
 	StuckNode string
 	// StuckRerun: the failed undo was a re-execution, after an earlier
-	// execution of the same undo had taken effect (it committed a step and
-	// crashed, or ended and its result was lost, or ran twice).
+	// execution of the same undo had taken effect (it took a write step
+	// and crashed, or succeeded and its result was lost, or ran twice).
 	StuckRerun bool
 	status     []NodeStatus
 	names      []string
@@ -404,7 +404,7 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 			runs = 2
 		}
 		for r := 0; r < runs; r++ {
-			err, rerun = s.runNodeOnce(c, n, fn, undo, effective)
+			rerun, err = s.runNodeOnce(c, n, fn, undo, effective)
 			effective = rerun || err == nil
 		}
 	}
@@ -429,10 +429,10 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 // runNodeOnce runs fn in a node actor until one execution ends without a
 // crash, and returns its result, and whether that execution followed one
 // that had taken effect: one that succeeded and whose result was lost, one
-// killed after a write, or (earlier) a previous successful run.
-func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool) (error, bool) {
+// killed after a write step, or (earlier) a previous successful run.
+func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool) (took bool, err error) {
 	w := s.w
-	took := earlier
+	took = earlier
 	for {
 		crash := 0
 		if ci := s.Inject.Crash; ci.AfterStep > 0 && ci.Node == n.idx && ci.Undo == undo && !s.crashDone {
@@ -462,7 +462,7 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool)
 			took = took || (x.err == nil && a.Writes() > 0)
 			continue
 		}
-		return x.err, took
+		return took, x.err
 	}
 }
 

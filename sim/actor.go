@@ -78,7 +78,7 @@ func (a *Actor) Name() string {
 
 // Writes is the number of atomic steps the actor has taken whose operation
 // is not registered read-only (sim.RegisterReadOp): a crashed actor with
-// Writes() > 0 committed at least one write.
+// Writes() > 0 ran at least one transaction that may have changed rows.
 func (a *Actor) Writes() int { return int(a.writes) }
 
 // Done reports whether the actor has finished (or was killed).
