@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -39,4 +40,112 @@ func benchRSR(b *testing.B, profile string) {
 	}
 	b.ReportMetric(float64(steps)/b.Elapsed().Seconds(), "steps/s")
 	b.ReportMetric(float64(steps)/float64(b.N), "steps/run")
+}
+
+// rapidCaseSeeds lists the seeds of the first n test cases of a rapid check
+// started with seed s: rapid's findBug adds the iteration number to the
+// seed before each test case (pgregory.net/rapid engine.go), so case k has
+// seed s + k(k+1)/2.
+func rapidCaseSeeds(s uint64, n int) []uint64 {
+	out := make([]uint64, n)
+	for k := range n {
+		s += uint64(k)
+		out[k] = s
+	}
+	return out
+}
+
+// TestBaselineCampaignsDisjoint checks that the baseline's campaigns share
+// no test case within the default budget, and that the seeding it replaced
+// (1, 2, 3, ...) did, so the check can fail.
+func TestBaselineCampaignsDisjoint(t *testing.T) {
+	budget := DefaultBenchOptions().BaselineMaxRuns
+	overlaps := func(seed func(i int) uint64) int {
+		seen := map[uint64]int{}
+		shared := 0
+		for i := range 10 {
+			for _, s := range rapidCaseSeeds(seed(i), budget) {
+				if j, ok := seen[s]; ok && j != i {
+					shared++
+				}
+				seen[s] = i
+			}
+		}
+		return shared
+	}
+	if n := overlaps(BaselineSeed); n != 0 {
+		t.Fatalf("baseline campaigns share %d test cases", n)
+	}
+	if n := overlaps(func(i int) uint64 { return uint64(i + 1) }); n == 0 {
+		t.Fatal("consecutive seeds should share test cases (the check is vacuous)")
+	}
+	if BaselineSeed(0) == 0 {
+		t.Fatal("seed 0 makes rapid pick a random seed")
+	}
+}
+
+func TestRatioBounds(t *testing.T) {
+	for _, c := range []struct {
+		strat, base bool
+		want        string
+	}{{false, false, ""}, {false, true, "<="}, {true, false, ">="}, {true, true, "?"}} {
+		if got := ratioBound(c.strat, c.base); got != c.want {
+			t.Errorf("ratioBound(%v, %v) = %q, want %q", c.strat, c.base, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"", ""}, ""},
+		{[]string{"", "<=", "<="}, "<="},
+		{[]string{">=", ""}, ">="},
+		{[]string{"<=", ">="}, "?"},
+		{[]string{"?", ""}, "?"},
+	} {
+		if got := combineBounds(c.in); got != c.want {
+			t.Errorf("combineBounds(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if flipBound("<=") != ">=" || flipBound(">=") != "<=" || flipBound("?") != "?" || flipBound("") != "" {
+		t.Error("flipBound")
+	}
+}
+
+// TestRunBenchSmall runs the whole bench on a tiny budget: one switch, one
+// strategy, the baseline, one campaign each. The switch (#6) is found in a
+// run or two by every scheduler, so the ratio is exact.
+func TestRunBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	o := BenchOptions{Campaigns: 2, MaxRuns: 40, BaselineMaxRuns: 40, Strategies: []string{"buggify-pct"},
+		Bugs: []string{"hard-delete-volume-with-lingering-regions"}, Baseline: true, ThroughRun: 10}
+	rep, err := RunBench(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Throughput) == 0 || rep.Throughput[0].Runs != 10 || rep.Throughput[0].StepsPerS <= 0 {
+		t.Fatalf("throughput: %+v", rep.Throughput)
+	}
+	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 {
+		t.Fatalf("rows: %+v", rep.Rows)
+	}
+	base, cell := rep.Rows[0].Cells[0], rep.Rows[0].Cells[1]
+	if base.Strategy != "rapid-baseline" || base.Found != 2 || cell.Found != 2 {
+		t.Fatalf("cells: %+v", rep.Rows[0].Cells)
+	}
+	if cell.RatioToBaseline <= 0 || cell.RatioBound != "" {
+		t.Fatalf("ratio %v bound %q", cell.RatioToBaseline, cell.RatioBound)
+	}
+	if rep.Best != "buggify-pct" || len(rep.GeoMeans) != 1 || rep.GeoMeans[0].Bound != "" {
+		t.Fatalf("geomeans: %+v best %q", rep.GeoMeans, rep.Best)
+	}
+	var md strings.Builder
+	rep.WriteMarkdown(&md, "rsrsim bench (test)")
+	for _, want := range []string{"| workers |", "rapid baseline 40 test cases", "| hard-delete-volume-with-lingering-regions | rapid-baseline | 2/2 |", "Best strategy"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
 }

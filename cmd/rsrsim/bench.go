@@ -15,6 +15,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	o := fuzz.DefaultBenchOptions()
 	campaigns := fs.Int("campaigns", o.Campaigns, "campaign seeds per (switch, strategy)")
 	maxRuns := fs.Int("max-runs", o.MaxRuns, "run budget of one detection campaign")
+	baseRuns := fs.Int("baseline-max-runs", o.BaselineMaxRuns, "test-case budget of one rapid baseline campaign")
 	strategies := fs.String("strategies", strings.Join(o.Strategies, ","), "comma-separated strategies to measure")
 	bugs := fs.String("bugs", "", "comma-separated switches to measure (default: all; see 'rsrsim list bugs')")
 	noBaseline := fs.Bool("no-baseline", false, "skip the rapid baseline")
@@ -27,10 +28,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return fail(stderr, "bench", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	if *campaigns < 1 || *maxRuns < 1 || *through < 1 {
-		return fail(stderr, "bench", fmt.Errorf("--campaigns, --max-runs and --throughput-runs must be at least 1"))
+	if *campaigns < 1 || *maxRuns < 1 || *baseRuns < 1 || *through < 1 {
+		return fail(stderr, "bench", fmt.Errorf("--campaigns, --max-runs, --baseline-max-runs and --throughput-runs must be at least 1"))
 	}
-	o.Campaigns, o.MaxRuns, o.ThroughRun, o.Baseline = *campaigns, *maxRuns, *through, !*noBaseline
+	o.Campaigns, o.MaxRuns, o.BaselineMaxRuns, o.ThroughRun, o.Baseline = *campaigns, *maxRuns, *baseRuns, *through, !*noBaseline
 	o.Strategies = strings.Split(*strategies, ",")
 	for _, s := range o.Strategies {
 		e := fuzz.DefaultEngine()

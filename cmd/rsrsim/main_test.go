@@ -85,6 +85,9 @@ func TestBadInputExits2WithOneLine(t *testing.T) {
 		"bad target cfg":   {"run", "--target", "toy", "--target-config", "{nope"},
 		"unknown cfg key":  {"run", "--target", "toy", "--target-config", `{"wat":1}`},
 		"two sources":      {"replay", "--seed", "3", files[0]},
+		"bench budget":     {"bench", "--baseline-max-runs", "0"},
+		"bench bad switch": {"bench", "--bugs", "no-such-switch"},
+		"bench bad strat":  {"bench", "--strategies", "pct,nope"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
