@@ -21,7 +21,7 @@ func TestRSRSameSeedSameHash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, strat := range []string{"uniform", "pct", "swarm"} {
+		for _, strat := range []string{"uniform", "pct", "swarm", "site-buggify-pct", "portfolio-pct"} {
 			eng := DefaultEngine()
 			eng.Strategy = strat
 			first := make([]string, seeds)

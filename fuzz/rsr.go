@@ -136,8 +136,12 @@ func (t *rsrTarget) execute(r *sim.Run) (*model.World, *invariants.Checker) {
 	if w.Setup(wl) != sim.StopIdle {
 		return w, ck
 	}
+	period := wl.TaskPeriodMillis
+	if r.Knob(model.KnobShapeTasksOnDemand) > 0 {
+		period = 0 // tasks run only when an action activates them (as omicron's tests drive them)
+	}
 	for k := range w.Tasks.Period {
-		w.Tasks.Period[k] = wl.TaskPeriodMillis
+		w.Tasks.Period[k] = period
 	}
 	w.StartTimers()
 	driver := w.SpawnDriver(r, wl)

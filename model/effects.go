@@ -17,7 +17,7 @@ import "github.com/oxide-sim/rsrsim/sim"
 var errAgentFault = &Error{Class: ErrInternal, Msg: "injected agent failure"}
 
 // agentFault draws an injected agent failure for a forward action.
-func (w *World) agentFault(x *NodeCtx) bool { return !x.Undoing && w.FaultAgent(x.Ctx) }
+func (w *World) agentFault(x *NodeCtx) bool { return !x.Undoing && w.FaultAgent(x) }
 
 // AgentRegionEnsure is ensure_region_in_dataset without its region_set_port.
 // With hasSource the region is cloned from source (a region snapshot's

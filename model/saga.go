@@ -394,13 +394,13 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 		}
 		// Fuzzing faults: an injected failure of the action (it does not
 		// run), and an undo that runs twice.
-		if !undo && w.faultNodeFail(c) {
+		if !undo && w.faultNodeFail(c, s, n) {
 			s.status[idx] = NodeFailed
 			s.ErrNode, s.Err = n.Name, errInjected
 			return false
 		}
 		runs := 1
-		if undo && w.faultUndoTwice(c) {
+		if undo && w.faultUndoTwice(c, s, n) {
 			runs = 2
 		}
 		for r := 0; r < runs; r++ {
@@ -440,7 +440,7 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool)
 		}
 		x := &NodeCtx{W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash, fn: fn}
 		a := c.SpawnSub(sim.KindNode, s.Name, n.Name, x)
-		a.CrashPermille = w.crashRate()
+		a.CrashPermille = w.crashRateAt(s.Name, n.Name)
 		c.Wait(a)
 		if crash > 0 && (a.Killed || x.steps == crash) {
 			// Inject.Crash: stopped after its crash-th step, or ended
@@ -457,7 +457,7 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool)
 		}
 		// The node's effects are committed; the success (or failure)
 		// record can still be lost to a crash before it is written.
-		if w.faultCrashAfterNode(c) {
+		if w.faultCrashAfterNode(c, s, n) {
 			w.Crashes++
 			took = took || (x.err == nil && a.Writes() > 0)
 			continue

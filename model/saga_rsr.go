@@ -485,7 +485,7 @@ func (st *rsrStep) notifyUpstairs(x *NodeCtx) error {
 		return nil
 	}
 	x.Step(opNotifyUpstairs)
-	if x.W.FaultNotify(x.Ctx) {
+	if x.W.FaultNotify(x) {
 		x.Result(outErr, uint32(st.step.VolumeID), 0)
 		return errNotifyFailed
 	}

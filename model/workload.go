@@ -237,19 +237,26 @@ var actionKnobs = []int{
 // SpawnDriver starts the workload driver: each of its steps is "the next
 // user or environment action happens now"; it draws the action kind from
 // the knob weights (sim.KAction) and starts the action as its own actor.
+// The run-shape knobs can make the weights uniform (KnobShapeUniform) and
+// multiply the number of actions (KnobShapeActionsX).
 func (w *World) SpawnDriver(r *sim.Run, cfg WorkloadConfig) *sim.Actor {
 	expunges := 0
 	return r.Spawn(sim.KindEnv, "workload driver", func(c *sim.Ctx) {
 		weights := make([]int, len(actionKnobs))
 		total := 0
+		uniform := r.Knob(KnobShapeUniform) > 0
 		for i, k := range actionKnobs {
 			weights[i] = r.Knob(k)
+			if uniform && weights[i] > 0 {
+				weights[i] = 1
+			}
 			total += weights[i]
 		}
 		if total == 0 {
 			return
 		}
-		for n := 0; n < cfg.Actions; n++ {
+		actions := cfg.Actions * max(1, r.Knob(KnobShapeActionsX))
+		for n := 0; n < actions; n++ {
 			c.Step(opDriverNext)
 			v := c.Choose(sim.KAction, total)
 			k := 0

@@ -27,6 +27,11 @@ const (
 	KnobRemoveROP
 	KnobActivateTask
 	KnobAttach
+	// run shape (0 = as the workload configures it; strategies that pick a
+	// shape per run set them, see sim.Portfolio)
+	KnobShapeTasksOnDemand // nonzero: no periodic task timers in the main phase
+	KnobShapeActionsX      // >1: the main phase issues this many times the configured actions
+	KnobShapeUniform       // nonzero: every enabled action kind is equally likely
 	NumKnobs
 )
 
@@ -52,6 +57,9 @@ var Knobs = []sim.Knob{
 	KnobRemoveROP:              {Name: "act-remove-read-only-parent", Default: 3},
 	KnobActivateTask:           {Name: "act-activate-task", Default: 60},
 	KnobAttach:                 {Name: "act-instance-attach-detach", Default: 5},
+	KnobShapeTasksOnDemand:     {Name: sim.ShapeTasksOnDemand},
+	KnobShapeActionsX:          {Name: sim.ShapeActionsX},
+	KnobShapeUniform:           {Name: sim.ShapeUniform},
 }
 
 // World is one run of the model: the database, the engine run it lives in,
@@ -101,26 +109,48 @@ func NewWorld(cfg Config, r *sim.Run) *World {
 // FaultsOff stops every fault from now on (the quiescence phase).
 func (w *World) FaultsOff() { w.faultsOff = true }
 
-func (w *World) fault(c *sim.Ctx, k int) bool {
+// faultAt draws whether fault kind k hits at a site: one node of one saga
+// type. The site matters only to strategies that rate faults per site
+// (sim.SiteBuggify); under the others this is one draw at the knob's rate.
+func (w *World) faultAt(c *sim.Ctx, k int, saga, node string) bool {
 	if w.faultsOff || w.Run == nil || k >= len(w.Run.Cfg.Knobs) {
 		return false
 	}
-	return c.Fault(k)
+	r := w.Run
+	if !r.SiteMode() {
+		return c.Fault(k)
+	}
+	return sim.Chance(r.Ch, sim.KFault, r.SiteRate(k, sim.SiteHash(k, saga, node)))
 }
 
-func (w *World) crashRate() int {
+// crashRateAt is the per-step crash rate of a node actor of node in saga.
+func (w *World) crashRateAt(saga, node string) int {
 	if w.faultsOff || w.Run == nil || KnobCrash >= len(w.Run.Cfg.Knobs) {
 		return 0
 	}
-	return w.Run.Knob(KnobCrash)
+	r := w.Run
+	if !r.SiteMode() {
+		return r.Knob(KnobCrash)
+	}
+	return r.SiteRate(KnobCrash, sim.SiteHash(KnobCrash, saga, node))
 }
 
-func (w *World) faultNodeFail(c *sim.Ctx) bool       { return w.fault(c, KnobNodeFail) }
-func (w *World) faultUndoTwice(c *sim.Ctx) bool      { return w.fault(c, KnobUndoTwice) }
-func (w *World) faultCrashAfterNode(c *sim.Ctx) bool { return w.fault(c, KnobCrashAfterNode) }
+func (w *World) faultNodeFail(c *sim.Ctx, s *Saga, n *Node) bool {
+	return w.faultAt(c, KnobNodeFail, s.Name, n.Name)
+}
+func (w *World) faultUndoTwice(c *sim.Ctx, s *Saga, n *Node) bool {
+	return w.faultAt(c, KnobUndoTwice, s.Name, n.Name)
+}
+func (w *World) faultCrashAfterNode(c *sim.Ctx, s *Saga, n *Node) bool {
+	return w.faultAt(c, KnobCrashAfterNode, s.Name, n.Name)
+}
 
-// FaultAgent draws whether a Crucible agent call fails here.
-func (w *World) FaultAgent(c *sim.Ctx) bool { return w.fault(c, KnobAgentFail) }
+// FaultAgent draws whether a Crucible agent call made by node x fails here.
+func (w *World) FaultAgent(x *NodeCtx) bool {
+	return w.faultAt(x.Ctx, KnobAgentFail, x.Saga.Name, x.Node.Name)
+}
 
 // FaultNotify draws whether an Upstairs notification fails here.
-func (w *World) FaultNotify(c *sim.Ctx) bool { return w.fault(c, KnobNotifyFail) }
+func (w *World) FaultNotify(x *NodeCtx) bool {
+	return w.faultAt(x.Ctx, KnobNotifyFail, x.Saga.Name, x.Node.Name)
+}

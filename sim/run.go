@@ -89,6 +89,7 @@ type Run struct {
 
 	strategy Strategy
 	knobs    []int
+	sites    siteFaults
 
 	actors   []*Actor
 	slab     []Actor // where spawn allocates actors

@@ -182,6 +182,111 @@ func (b *Buggify) Start(r *Run) {
 func (b *Buggify) OnSpawn(r *Run, a *Actor)           { b.Inner.OnSpawn(r, a) }
 func (b *Buggify) Pick(r *Run, runnable []*Actor) int { return b.Inner.Pick(r, runnable) }
 
+// SiteBuggify is BUGGIFY per fault site, as FoundationDB does it: each run
+// enables a random subset of the model's fault sites (Enable per mille of
+// them; a site is one fault kind at one node of one saga type) and raises
+// their rate to Hot per mille, while every other site keeps Cold/1000 of its
+// knob's rate. The action mix is left alone. Where Buggify makes one fault
+// kind hot everywhere (a run full of crashes, whose noise ends many runs
+// early on unrelated findings), this makes a few sites hot: one particular
+// node crashes after its action every time it runs, while the rest of the
+// run proceeds normally. It costs two decisions per run (the site salt).
+type SiteBuggify struct {
+	Inner             Strategy
+	Enable, Hot, Cold int
+}
+
+func (b *SiteBuggify) Name() string { return "site-buggify+" + b.Inner.Name() }
+
+// Start draws the salt that decides which sites are enabled, then starts
+// Inner.
+func (b *SiteBuggify) Start(r *Run) {
+	salt := uint64(r.Ch.Choose(KStrategy, 1<<30))<<30 | uint64(r.Ch.Choose(KStrategy, 1<<30))
+	r.SetSiteFaults(salt, b.Enable, b.Hot, b.Cold)
+	b.Inner.Start(r)
+}
+
+func (b *SiteBuggify) OnSpawn(r *Run, a *Actor)           { b.Inner.OnSpawn(r, a) }
+func (b *SiteBuggify) Pick(r *Run, runnable []*Actor) int { return b.Inner.Pick(r, runnable) }
+
+// Run-shape knobs: a target that supports run shapes defines knobs with
+// these names (default 0 = as the target configures the run). Shape and
+// Portfolio set them by name, so they ignore a target without them.
+const (
+	ShapeTasksOnDemand = "shape-tasks-on-demand" // nonzero: background tasks run only when activated
+	ShapeActionsX      = "shape-actions-x"       // >1: this many times the configured actions
+	ShapeUniform       = "shape-uniform-actions" // nonzero: every enabled action kind equally likely
+)
+
+// KnobValue sets the knob named Name to Value.
+type KnobValue struct {
+	Name  string
+	Value int
+}
+
+// Shape sets knobs for the whole run by name (a target without a knob of
+// that name ignores it), then schedules with Inner.
+type Shape struct {
+	Set   []KnobValue
+	Inner Strategy
+}
+
+func (s *Shape) Name() string { return "shape+" + s.Inner.Name() }
+
+// Start sets the knobs, then starts Inner.
+func (s *Shape) Start(r *Run) {
+	for _, kv := range s.Set {
+		for i, k := range r.Cfg.Knobs {
+			if k.Name == kv.Name {
+				r.knobs[i] = kv.Value
+			}
+		}
+	}
+	s.Inner.Start(r)
+}
+
+func (s *Shape) OnSpawn(r *Run, a *Actor)           { s.Inner.OnSpawn(r, a) }
+func (s *Shape) Pick(r *Run, runnable []*Actor) int { return s.Inner.Pick(r, runnable) }
+
+// TestStyle is the run shape of a hand-written test, as omicron's own tests
+// and a rapid state machine drive the system: background tasks run only when
+// an action activates them, every action kind is equally likely, and there
+// are twice as many actions. Requests then wait for their task, so users
+// get to delete what a request names before the task looks at it; and the
+// rarer action kinds (a snapshot create in a profile weighted toward
+// replacement) come up several times per run.
+var TestStyle = []KnobValue{{ShapeTasksOnDemand, 1}, {ShapeUniform, 1}, {ShapeActionsX, 2}}
+
+// Portfolio runs each run under one of its arms, drawn uniformly per run:
+// swarm testing over whole run shapes rather than single knobs. Runs of
+// different shapes find different bugs (interleavings with periodic tasks
+// in one, sequences of whole actions in the other), and a mix pays at most
+// the arms' count over the best arm for any one bug.
+type Portfolio struct {
+	Arms []Strategy
+	cur  Strategy
+}
+
+func (p *Portfolio) Name() string {
+	n := "portfolio("
+	for i, a := range p.Arms {
+		if i > 0 {
+			n += ","
+		}
+		n += a.Name()
+	}
+	return n + ")"
+}
+
+// Start draws the arm, then starts it.
+func (p *Portfolio) Start(r *Run) {
+	p.cur = p.Arms[r.Ch.Choose(KStrategy, len(p.Arms))]
+	p.cur.Start(r)
+}
+
+func (p *Portfolio) OnSpawn(r *Run, a *Actor)           { p.cur.OnSpawn(r, a) }
+func (p *Portfolio) Pick(r *Run, runnable []*Actor) int { return p.cur.Pick(r, runnable) }
+
 // NewStrategy builds a strategy by its CLI name: "uniform", "pct", or
 // "swarm" (swarm profile over a uniform walk). depth and k configure PCT.
 func NewStrategy(name string, depth, k int) (Strategy, error) {
@@ -196,9 +301,16 @@ func NewStrategy(name string, depth, k int) (Strategy, error) {
 		return &Swarm{Inner: &PCT{Depth: depth, K: k}}, nil
 	case "buggify-pct":
 		return &Buggify{Inner: &PCT{Depth: depth, K: k}}, nil
+	case "site-buggify-pct":
+		return &SiteBuggify{Inner: &PCT{Depth: depth, K: k}, Enable: 250, Hot: 250, Cold: 1000}, nil
+	case "portfolio-pct":
+		return &Portfolio{Arms: []Strategy{
+			&Buggify{Inner: &PCT{Depth: depth, K: k}},
+			&Shape{Set: TestStyle, Inner: &Buggify{Inner: &PCT{Depth: depth, K: k}}},
+		}}, nil
 	}
-	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm, swarm-pct or buggify-pct)", name)
+	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm, swarm-pct, buggify-pct, site-buggify-pct or portfolio-pct)", name)
 }
 
 // StrategyNames lists the names NewStrategy accepts.
-var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct"}
+var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct", "site-buggify-pct", "portfolio-pct"}

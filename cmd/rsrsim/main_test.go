@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oxide-sim/rsrsim/sim"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -181,5 +183,19 @@ func TestFailOnNew(t *testing.T) {
 		"--profile", "rsr-focus", "--strategy", "pct", "--bug", "hard-delete-volume-with-lingering-regions")
 	if code != 1 || !strings.Contains(out, "NEW") {
 		t.Fatalf("a switch's signature is new: exit %d, output:\n%s", code, out)
+	}
+}
+
+// TestListStrategiesDescribesEveryStrategy: `rsrsim list strategies` has a
+// row for every name the engine accepts.
+func TestListStrategiesDescribesEveryStrategy(t *testing.T) {
+	code, out, _ := run(t, "list", "strategies")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, n := range sim.StrategyNames {
+		if !strings.Contains(out, "│ "+n+" ") {
+			t.Errorf("list strategies lacks %q", n)
+		}
 	}
 }
