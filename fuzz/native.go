@@ -48,11 +48,14 @@ type NativeSpec struct {
 	Doc      string
 }
 
-// NativeEngine is the engine configuration of the native fuzz functions:
-// the default campaign engine (a swarm profile over a uniform walk), so
-// the first bytes choose the profile and every later byte is a scheduling,
-// workload or fault decision.
-func NativeEngine() EngineConfig { return DefaultEngine() }
+// NativeEngine is the engine configuration of the native fuzz functions: a
+// swarm profile over a uniform walk, so the first bytes choose the profile
+// and every later byte is a scheduling, workload or fault decision. It is
+// fixed (not the campaign default), so that corpora under testdata/fuzz
+// keep driving the same runs.
+func NativeEngine() EngineConfig {
+	return EngineConfig{Strategy: "swarm", PCTDepth: 3, PCTK: 2000, StepMillis: 10}
+}
 
 // NativeSpecs lists the fuzz functions of fuzz/fuzz_test.go.
 func NativeSpecs() []NativeSpec {

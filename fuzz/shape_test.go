@@ -163,3 +163,22 @@ func TestEveryModelFaultGoesThroughItsSite(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultEngines: the rsr target's default campaign is portfolio-pct;
+// the toy keeps a swarm profile over a uniform walk (its runs are far
+// shorter than PCT's change-point range); an unknown name gets the generic
+// default.
+func TestDefaultEngines(t *testing.T) {
+	if got := DefaultEngineFor("rsr").Strategy; got != "portfolio-pct" {
+		t.Errorf("rsr default strategy %q", got)
+	}
+	if got := DefaultEngineFor("toy").Strategy; got != "swarm" {
+		t.Errorf("toy default strategy %q", got)
+	}
+	if DefaultEngineFor("nope") != DefaultEngine() {
+		t.Error("unknown target: not the generic default")
+	}
+	if NativeEngine().Strategy != "swarm" {
+		t.Error("the native fuzz engine changed: corpora under testdata/fuzz would drive other runs")
+	}
+}

@@ -68,9 +68,29 @@ type EngineConfig struct {
 	StepMillis int64  `json:"step_millis,omitempty"`
 }
 
-// DefaultEngine is the engine configuration of a default campaign.
+// DefaultEngine is the engine configuration of a default campaign:
+// portfolio-pct, which of the strategies detects the pre-fix switches
+// fastest in geometric mean and reaches the most distinct violation
+// signatures of the reference logic per run (BENCHMARKS.md).
 func DefaultEngine() EngineConfig {
-	return EngineConfig{Strategy: "swarm", PCTDepth: 3, PCTK: 2000, StepMillis: 10}
+	return EngineConfig{Strategy: "portfolio-pct", PCTDepth: 3, PCTK: 2000, StepMillis: 10}
+}
+
+// engineDefaulter is implemented by a target whose default campaign engine
+// differs from DefaultEngine.
+type engineDefaulter interface{ DefaultEngine() EngineConfig }
+
+// DefaultEngineFor is the engine configuration of a default campaign of
+// target name: the target's own default if it has one, else DefaultEngine.
+func DefaultEngineFor(name string) EngineConfig {
+	if f, ok := targets[name]; ok {
+		if t, err := f(nil); err == nil {
+			if d, ok := t.(engineDefaulter); ok {
+				return d.DefaultEngine()
+			}
+		}
+	}
+	return DefaultEngine()
 }
 
 // Validate checks the engine configuration.

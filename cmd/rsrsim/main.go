@@ -156,15 +156,18 @@ func addConfigFlags(fs *flag.FlagSet, c *configFlags) {
 	fs.StringVar(&c.profile, "profile", "", "rsr target: a named configuration ("+strings.Join(fuzz.RSRProfileNames(), ", ")+"); --target-config keys override it")
 	fs.StringVar(&c.targetConfig, "target-config", "", "the target's configuration as a JSON object (see 'rsrsim list targets')")
 	fs.Var(&c.bugs, "bug", "turn on a pre-fix switch (repeatable; see 'rsrsim list bugs')")
-	fs.StringVar(&c.strategy, "strategy", fuzz.DefaultEngine().Strategy, "scheduling strategy: "+strings.Join(sim.StrategyNames, ", "))
+	fs.StringVar(&c.strategy, "strategy", "", "scheduling strategy: "+strings.Join(sim.StrategyNames, ", ")+" (default: the target's; rsr: "+fuzz.DefaultEngineFor("rsr").Strategy+", toy: "+fuzz.DefaultEngineFor("toy").Strategy+")")
 	fs.IntVar(&c.pctDepth, "pct-depth", fuzz.DefaultEngine().PCTDepth, "PCT bug depth d (priority change points = d-1)")
 	fs.IntVar(&c.pctK, "pct-k", fuzz.DefaultEngine().PCTK, "PCT: steps over which change points are drawn")
 	fs.IntVar(&c.maxSteps, "max-steps", 0, "bound on atomic steps per run (0 = the target's default)")
 }
 
 func (c *configFlags) build() (fuzz.Target, fuzz.EngineConfig, error) {
-	eng := fuzz.DefaultEngine()
-	eng.Strategy, eng.PCTDepth, eng.PCTK, eng.MaxSteps = c.strategy, c.pctDepth, c.pctK, c.maxSteps
+	eng := fuzz.DefaultEngineFor(c.target)
+	if c.strategy != "" {
+		eng.Strategy = c.strategy
+	}
+	eng.PCTDepth, eng.PCTK, eng.MaxSteps = c.pctDepth, c.pctK, c.maxSteps
 	if err := eng.Validate(); err != nil {
 		return nil, eng, err
 	}
