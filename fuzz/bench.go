@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"sort"
 	"syscall"
@@ -51,6 +52,16 @@ type Cell struct {
 	// this strategy's median is censored (at least this), "?" both.
 	RatioBound string `json:"ratio_bound,omitempty"`
 	Censored   bool   `json:"censored,omitempty"` // some campaign hit the budget
+	// MedianCensored: the median itself is a lower bound, because a
+	// campaign that hit the budget is among the values it is taken from.
+	// With fewer than half the campaigns censored (and each censored
+	// campaign's cost above the median), the median is exact.
+	MedianCensored bool `json:"median_censored,omitempty"`
+	// CampaignCPU is each campaign's CPU-seconds, in campaign order (the
+	// bootstrap resamples them).
+	CampaignCPU []float64 `json:"campaign_cpu_seconds"`
+	// CampaignFound says which campaigns found the switch.
+	CampaignFound []bool `json:"campaign_found"`
 }
 
 // BugRow is one switch's measurements.
@@ -80,6 +91,11 @@ type StrategyGeo struct {
 	// "<=" when some are upper bounds and none lower bounds, ">=" the
 	// reverse, "?" when both kinds are mixed in.
 	Bound string `json:"bound,omitempty"`
+	// CILow and CIHigh are a 95% bootstrap interval of GeoMean: campaigns
+	// resampled with replacement within every cell (baseline included),
+	// medians, ratios and the geometric mean recomputed, 2,000 times.
+	CILow  float64 `json:"ci95_low"`
+	CIHigh float64 `json:"ci95_high"`
 }
 
 // BenchReport is RunBench's result.
@@ -184,7 +200,7 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 			c := summarize(st, ds)
 			if base != nil && base.MedianCPU > 0 {
 				c.RatioToBaseline = c.MedianCPU / base.MedianCPU
-				c.RatioBound = ratioBound(c.Censored, base.Censored)
+				c.RatioBound = ratioBound(c.MedianCensored, base.MedianCensored)
 				geo[st] = append(geo[st], math.Max(c.RatioToBaseline, 1e-6))
 				bounds[st] = append(bounds[st], c.RatioBound)
 			}
@@ -203,7 +219,8 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 			s += math.Log(r)
 		}
 		g := math.Exp(s / float64(len(geo[st])))
-		rep.GeoMeans = append(rep.GeoMeans, StrategyGeo{st, g, combineBounds(bounds[st])})
+		lo, hi := bootstrapGeoMean(rep.Rows, st, 2000)
+		rep.GeoMeans = append(rep.GeoMeans, StrategyGeo{st, g, combineBounds(bounds[st]), lo, hi})
 		if g < best {
 			best, rep.Best = g, st
 		}
@@ -281,7 +298,75 @@ func summarize(strategy string, ds []Detection) Cell {
 		}
 	}
 	c.MedianRuns, c.MedianCPU = median(runs), median(cpu)
+	c.CampaignCPU = cpu
+	for _, d := range ds {
+		c.CampaignFound = append(c.CampaignFound, d.Found)
+		// A censored campaign's true cost is above its recorded one: the
+		// median is exact only if every censored value sorts above it.
+		if !d.Found && (2*(len(ds)-c.Found) >= len(ds) || d.CPUSec < medianTop(cpu)) {
+			c.MedianCensored = true
+		}
+	}
 	return c
+}
+
+// medianTop is the larger of the values the median of xs is taken from.
+func medianTop(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// bootstrapGeoMean is a 95% percentile-bootstrap interval of strategy st's
+// geometric-mean ratio to the baseline over rows: in each of n rounds every
+// cell's campaigns are resampled with replacement and the medians, ratios
+// and geometric mean recomputed. The resampling is seeded, so a report is
+// reproducible from its campaign values. Censored campaigns keep their
+// recorded (budget) cost, so the interval carries the same bounds as the
+// point estimate.
+func bootstrapGeoMean(rows []BugRow, st string, n int) (lo, hi float64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	resample := func(xs []float64, buf []float64) float64 {
+		buf = buf[:0]
+		for range xs {
+			buf = append(buf, xs[rng.IntN(len(xs))])
+		}
+		return median(buf)
+	}
+	var geos []float64
+	var buf []float64
+	for range n {
+		sum, k := 0.0, 0
+		for _, row := range rows {
+			var base, cell *Cell
+			for i := range row.Cells {
+				switch row.Cells[i].Strategy {
+				case "rapid-baseline":
+					base = &row.Cells[i]
+				case st:
+					cell = &row.Cells[i]
+				}
+			}
+			if base == nil || cell == nil || len(base.CampaignCPU) == 0 || len(cell.CampaignCPU) == 0 {
+				continue
+			}
+			b := resample(base.CampaignCPU, buf)
+			c := resample(cell.CampaignCPU, buf)
+			if b <= 0 {
+				continue
+			}
+			sum += math.Log(math.Max(c/b, 1e-6))
+			k++
+		}
+		if k > 0 {
+			geos = append(geos, math.Exp(sum/float64(k)))
+		}
+	}
+	if len(geos) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(geos)
+	return geos[len(geos)*25/1000], geos[len(geos)*975/1000-1]
 }
 
 func median(xs []float64) float64 {
@@ -305,12 +390,12 @@ func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 	}
 	fmt.Fprintf(w, "\nScaling from 1 to %d workers: %.2fx. Peak RSS of the whole process: %.0f MiB.\n\n", rep.CPUs, rep.Scaling, rep.PeakRSSMiB)
 	fmt.Fprintf(w, "### Time to detect each pre-fix switch (profile rsr-focus, %d campaigns, budget %d runs each; rapid baseline %d test cases)\n\n", rep.Options.Campaigns, rep.Options.MaxRuns, rep.Options.BaselineMaxRuns)
-	fmt.Fprintf(w, "Each cell: campaigns that found the switch's signature / campaigns; median and max runs; median and max CPU-seconds; ratio of the median CPU-seconds to the rapid baseline's (below 1 = faster). `≥` marks a median that includes campaigns that hit the budget; a ratio marked `≤` is an upper bound (the baseline's median is censored), `≥` a lower bound, `?` both.\n\n")
+	fmt.Fprintf(w, "Each cell: campaigns that found the switch's signature / campaigns; median and max runs; median and max CPU-seconds; ratio of the median CPU-seconds to the rapid baseline's (below 1 = faster). `≥` marks a median that is a lower bound (campaigns that hit the budget are among the values it is taken from); a ratio marked `≤` is an upper bound (the baseline's median is censored), `≥` a lower bound, `?` both.\n\n")
 	fmt.Fprintf(w, "| switch | strategy | found | median runs | max runs | median CPU-s | max CPU-s | ratio to baseline |\n|---|---|---|---|---|---|---|---|\n")
 	for _, row := range rep.Rows {
 		for _, c := range row.Cells {
 			ge := ""
-			if c.Censored {
+			if c.MedianCensored {
 				ge = "≥"
 			}
 			ratio := ""
@@ -321,9 +406,13 @@ func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 		}
 	}
 	if len(rep.GeoMeans) > 0 {
-		fmt.Fprintf(w, "\nGeometric mean over all switches of each strategy's CPU-time ratio to the rapid baseline (`≤`: some ratios are upper bounds, so the true geometric mean is at most this and the speed-up at least this):\n\n| strategy | geomean ratio | speed-up |\n|---|---|---|\n")
+		fmt.Fprintf(w, "\nGeometric mean over all switches of each strategy's CPU-time ratio to the rapid baseline (`≤`: some ratios are upper bounds, so the true geometric mean is at most this and the speed-up at least this), with a 95%% bootstrap interval (campaigns resampled within each cell, 2,000 rounds):\n\n| strategy | geomean ratio | speed-up | 95%% interval of the speed-up |\n|---|---|---|---|\n")
 		for _, g := range rep.GeoMeans {
-			fmt.Fprintf(w, "| %s | %s%.3f | %s%.1fx |\n", g.Strategy, boundMark(g.Bound), g.GeoMean, boundMark(flipBound(g.Bound)), 1/g.GeoMean)
+			ci := ""
+			if g.CILow > 0 {
+				ci = fmt.Sprintf("%.1fx – %.1fx", 1/g.CIHigh, 1/g.CILow)
+			}
+			fmt.Fprintf(w, "| %s | %s%.3f | %s%.1fx | %s |\n", g.Strategy, boundMark(g.Bound), g.GeoMean, boundMark(flipBound(g.Bound)), 1/g.GeoMean, ci)
 		}
 	}
 	if rep.Best != "" {

@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -147,5 +148,63 @@ func TestRunBenchSmall(t *testing.T) {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
+	}
+}
+
+func det(found bool, cpu float64) Detection {
+	return Detection{Found: found, CPUSec: cpu, Runs: int(cpu * 1000)}
+}
+
+// TestMedianCensored: a median is a bound only when a censored campaign is
+// among the values it is taken from.
+func TestMedianCensored(t *testing.T) {
+	nine := func() []Detection { // a fresh slice each time: the cases append to it
+		var ds []Detection
+		for i := range 9 {
+			ds = append(ds, det(true, float64(i+1)))
+		}
+		return ds
+	}
+	if c := summarize("x", append(nine(), det(false, 100))); !c.Censored || c.MedianCensored {
+		t.Errorf("9 found, 1 censored far above: censored %v, median censored %v", c.Censored, c.MedianCensored)
+	}
+	if c := summarize("x", append(nine()[:5], det(false, 100), det(false, 100), det(false, 100), det(false, 100), det(false, 100))); !c.MedianCensored {
+		t.Error("half the campaigns censored: the median must be a bound")
+	}
+	if c := summarize("x", append(nine(), det(false, 2))); !c.MedianCensored {
+		t.Error("a censored campaign cheaper than the median: the median must be a bound")
+	}
+	if c := summarize("x", nine()); c.Censored || c.MedianCensored {
+		t.Error("nothing censored")
+	}
+}
+
+// TestBootstrapGeoMean: the interval is seeded (the same report gives the
+// same interval), it is a point when every campaign of every cell costs the
+// same, and it brackets the point estimate when they vary.
+func TestBootstrapGeoMean(t *testing.T) {
+	cell := func(st string, cpus ...float64) Cell {
+		var ds []Detection
+		for _, c := range cpus {
+			ds = append(ds, det(true, c))
+		}
+		return summarize(st, ds)
+	}
+	flat := []BugRow{{Bug: "a", Cells: []Cell{cell("rapid-baseline", 4, 4, 4), cell("s", 1, 1, 1)}},
+		{Bug: "b", Cells: []Cell{cell("rapid-baseline", 9, 9, 9), cell("s", 1, 1, 1)}}}
+	lo, hi := bootstrapGeoMean(flat, "s", 500)
+	if math.Abs(lo-1.0/6) > 1e-9 || math.Abs(hi-1.0/6) > 1e-9 {
+		t.Errorf("constant cells: interval [%v, %v], want the point 1/6", lo, hi)
+	}
+	noisy := []BugRow{{Bug: "a", Cells: []Cell{cell("rapid-baseline", 1, 4, 9, 2, 7), cell("s", 1, 0.5, 2, 0.2, 1)}},
+		{Bug: "b", Cells: []Cell{cell("rapid-baseline", 3, 9, 27, 1, 5), cell("s", 1, 3, 0.3, 2, 1)}}}
+	lo, hi = bootstrapGeoMean(noisy, "s", 2000)
+	lo2, hi2 := bootstrapGeoMean(noisy, "s", 2000)
+	point := math.Sqrt((1.0 / 4) * (1.0 / 5))
+	if lo != lo2 || hi != hi2 {
+		t.Error("the bootstrap is not reproducible")
+	}
+	if !(lo < point && point < hi) {
+		t.Errorf("interval [%v, %v] does not bracket the point estimate %v", lo, hi, point)
 	}
 }

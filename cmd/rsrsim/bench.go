@@ -22,6 +22,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	through := fs.Int("throughput-runs", o.ThroughRun, "runs for the throughput measurement")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	md := fs.Bool("markdown", false, "print the report as the markdown tables of BENCHMARKS.md")
+	save := fs.String("save", "", "also write the report as JSON (every campaign's CPU-seconds included) to this file")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
@@ -54,6 +55,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	rep, err := fuzz.RunBench(o)
 	if err != nil {
 		return fail(stderr, "bench", err)
+	}
+	if *save != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*save, append(b, '\n'), 0o644); err != nil {
+			return fail(stderr, "bench", err)
+		}
 	}
 	switch {
 	case *asJSON:

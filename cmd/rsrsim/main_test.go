@@ -199,3 +199,34 @@ func TestListStrategiesDescribesEveryStrategy(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchSavesJSON: a tiny bench prints its tables and writes the JSON
+// report (with every campaign's CPU time) where --save says.
+func TestBenchSavesJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bench.json")
+	code, out, stderr := run(t, "bench", "--campaigns", "2", "--max-runs", "20", "--baseline-max-runs", "20",
+		"--strategies", "pct", "--bugs", "hard-delete-volume-with-lingering-regions", "--throughput-runs", "4", "--save", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "| hard-delete-volume-with-lingering-regions | pct |") {
+		t.Fatalf("no table row:\n%s", out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows []struct {
+			Cells []struct {
+				CPU []float64 `json:"campaign_cpu_seconds"`
+			} `json:"cells"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 || len(rep.Rows[0].Cells[1].CPU) != 2 {
+		t.Fatalf("saved report: %s", b)
+	}
+}
