@@ -104,7 +104,10 @@ func (c *Ctx) Self() *Actor { return c.a }
 // next atomic step is op. When Step returns the actor owns the world until
 // its next Step (or its end).
 func (c *Ctx) Step(op Op) {
-	if !c.a.w.yield(op) {
+	w := c.a.w
+	// killing is tested before the yield too: a body that is unwinding
+	// after a kill never suspends again.
+	if w.killing || !w.yield(op) || w.killing {
 		panic(crashed{})
 	}
 }
@@ -169,7 +172,8 @@ func (c *Ctx) Wait(as ...*Actor) {
 	c.a.waiting = n
 	c.a.state = stBlocked
 	c.r.removeRunnable(c.a)
-	if !c.a.w.yield(OpNone) {
+	w := c.a.w
+	if w.killing || !w.yield(OpNone) || w.killing {
 		panic(crashed{})
 	}
 }
@@ -177,13 +181,18 @@ func (c *Ctx) Wait(as ...*Actor) {
 // worker is a pooled coroutine. It runs one actor's body after another: a
 // finished body yields opBodyDone and the coroutine waits for the next
 // body, so spawning an actor usually reuses a coroutine (and its already
-// grown stack) instead of creating one. A killed actor's coroutine ends.
+// grown stack) instead of creating one. A killed actor's coroutine is
+// reused too (see Run.unwind).
 type worker struct {
 	next  func() (Op, bool)
 	stop  func()
 	yield func(Op) bool
 	body  Runner
 	ctx   *Ctx
+	// killing is set while the actor is being killed: the body's next
+	// Step or Wait (the one it is suspended in) panics with crashed, the
+	// body unwinds, and the coroutine parks for the next body.
+	killing bool
 }
 
 // opBodyDone is what a worker yields when its body has returned. It is
@@ -231,10 +240,11 @@ func newWorker() *worker {
 	w := &worker{}
 	w.next, w.stop = iter.Pull(func(yield func(Op) bool) {
 		w.yield = yield
-		for w.run() {
-			w.body, w.ctx = nil, nil
+		for {
+			w.run() // the body returned, or unwound after a kill or a stop
+			w.body, w.ctx, w.killing = nil, nil, false
 			if !yield(opBodyDone) {
-				return
+				return // stopped: the coroutine ends
 			}
 		}
 	})
@@ -335,8 +345,28 @@ func (r *Run) Kill(a *Actor) {
 		return
 	}
 	a.Killed = true
-	a.w.stop()
+	r.unwind(a)
 	r.finish(a)
+}
+
+// unwind ends a's body where it is suspended: the body unwinds (its Step or
+// Wait panics with crashed, deferred calls run) and the coroutine, idle
+// again, goes back to the run's pool for the next spawn. Ending it with
+// iter.Pull's stop would unwind the body the same way but end the
+// coroutine, so every kill would cost a new goroutine later.
+func (r *Run) unwind(a *Actor) {
+	w := a.w
+	w.killing = true
+	op, ok := w.next()
+	if ok && op == opBodyDone {
+		r.pool = append(r.pool, w)
+		return
+	}
+	// Not reachable while Step and Wait honour killing; end the
+	// coroutine rather than pool one in an unknown state.
+	if ok {
+		w.stop()
+	}
 }
 
 func (r *Run) addRunnable(a *Actor) {

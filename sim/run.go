@@ -279,7 +279,7 @@ func (r *Run) exec(a *Actor) {
 	}
 	if a.state != stDone && a.CrashPermille > 0 && Chance(r.Ch, KFault, a.CrashPermille) {
 		a.Killed = true
-		a.w.stop()
+		r.unwind(a)
 		r.finish(a)
 		if a.OnCrash != nil {
 			a.OnCrash(r, a)
@@ -310,7 +310,7 @@ func (r *Run) Close() {
 	for _, a := range r.actors {
 		if a.state != stDone {
 			a.state = stDone
-			a.w.stop()
+			r.unwind(a)
 		}
 	}
 	idle.put(r.pool)

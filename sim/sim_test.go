@@ -354,3 +354,43 @@ func TestBuggifyRedrawsOnlyFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestKillUnwindsAndReusesCoroutine: a killed actor's body unwinds (its
+// deferred calls run, nothing after its Step does) and its coroutine goes
+// back to the run's pool, so the next spawn reuses it instead of starting a
+// goroutine. A body that tries to Step while unwinding is stopped again
+// rather than suspended.
+func TestKillUnwindsAndReusesCoroutine(t *testing.T) {
+	r := NewRun(Config{}, NewPRNG(1), Uniform{})
+	deferred, after, stepInDefer := false, false, false
+	victim := r.Spawn(KindNode, "victim", func(c *Ctx) {
+		defer func() {
+			deferred = true
+			defer func() { stepInDefer = recover() != nil }()
+			c.Step(opTick) // while unwinding: must panic, not suspend
+		}()
+		c.Step(opTick)
+		after = true
+	})
+	w := victim.w
+	pooled := len(r.pool)
+	r.Kill(victim)
+	if !deferred || after || !stepInDefer {
+		t.Fatalf("unwinding: deferred %v, code after the Step ran %v, Step in a deferred call panicked %v", deferred, after, stepInDefer)
+	}
+	if len(r.pool) != pooled+1 || r.pool[len(r.pool)-1] != w {
+		t.Fatalf("the killed actor's coroutine was not pooled (pool %d -> %d)", pooled, len(r.pool))
+	}
+	ran := false
+	next := r.Spawn(KindNode, "next", func(c *Ctx) {
+		c.Step(opTick)
+		ran = true
+	})
+	if next.w != w {
+		t.Fatal("the next spawn did not reuse the pooled coroutine")
+	}
+	if r.Loop(nil) != StopIdle || !ran {
+		t.Fatal("the reused coroutine did not run its new body")
+	}
+	r.Close()
+}
