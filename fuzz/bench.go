@@ -83,6 +83,17 @@ type Throughput struct {
 	StepsPerCPUSec float64 `json:"steps_per_cpu_second"`
 }
 
+// StrategyThroughput is the default workload's throughput on one worker
+// under one strategy.
+type StrategyThroughput struct {
+	Strategy       string  `json:"strategy"`
+	Runs           int     `json:"runs"`
+	RunsPerSec     float64 `json:"runs_per_second"`
+	StepsPerS      float64 `json:"steps_per_second"`
+	StepsPerCPUSec float64 `json:"steps_per_cpu_second"`
+	StepsPerRun    float64 `json:"steps_per_run"`
+}
+
 // StrategyGeo is one strategy's geometric mean ratio to the baseline.
 type StrategyGeo struct {
 	Strategy string  `json:"strategy"`
@@ -100,17 +111,18 @@ type StrategyGeo struct {
 
 // BenchReport is RunBench's result.
 type BenchReport struct {
-	Date        string        `json:"date"`
-	GoVersion   string        `json:"go_version"`
-	CPUs        int           `json:"cpus"`
-	Throughput  []Throughput  `json:"throughput"`
-	Scaling     float64       `json:"scaling_all_vs_one_worker"`
-	PeakRSSMiB  float64       `json:"peak_rss_mib"`
-	Options     BenchOptions  `json:"options"`
-	Rows        []BugRow      `json:"rows"`
-	GeoMeans    []StrategyGeo `json:"geomean_ratios"`
-	BestGeoMean float64       `json:"best_strategy_geomean_ratio"`
-	Best        string        `json:"best_strategy"`
+	Date        string               `json:"date"`
+	GoVersion   string               `json:"go_version"`
+	CPUs        int                  `json:"cpus"`
+	Throughput  []Throughput         `json:"throughput"`
+	ByStrategy  []StrategyThroughput `json:"throughput_by_strategy"`
+	Scaling     float64              `json:"scaling_all_vs_one_worker"`
+	PeakRSSMiB  float64              `json:"peak_rss_mib"`
+	Options     BenchOptions         `json:"options"`
+	Rows        []BugRow             `json:"rows"`
+	GeoMeans    []StrategyGeo        `json:"geomean_ratios"`
+	BestGeoMean float64              `json:"best_strategy_geomean_ratio"`
+	Best        string               `json:"best_strategy"`
 }
 
 // RunBench measures everything in one invocation, one thing at a time (so
@@ -143,6 +155,26 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 	}
 	if len(rep.Throughput) == 2 && rep.Throughput[0].RunsPerSec > 0 {
 		rep.Scaling = rep.Throughput[1].RunsPerSec / rep.Throughput[0].RunsPerSec
+	}
+	// Per strategy, one worker: a strategy changes what a step costs (hot
+	// faults respawn crashed nodes; the test-style shape keeps more
+	// volumes alive for the checks to scan), so steps/s is only comparable
+	// under one strategy.
+	for _, st := range o.Strategies {
+		eng := DefaultEngine()
+		eng.Strategy = st
+		c := &Campaign{Target: t, Engine: eng, Seed: 1, Runs: o.ThroughRun, Workers: 1}
+		c0 := cpuSeconds()
+		s, err := c.Run()
+		if err != nil {
+			return nil, err
+		}
+		tp := StrategyThroughput{Strategy: st, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS, StepsPerRun: float64(s.Steps) / float64(max(s.Runs, 1))}
+		if cpu := cpuSeconds() - c0; cpu > 0 {
+			tp.StepsPerCPUSec = float64(s.Steps) / cpu
+		}
+		rep.ByStrategy = append(rep.ByStrategy, tp)
+		say("throughput %s: %.0f runs/s, %.0f steps/s, %.0f steps per CPU-second", st, s.RunsPerSec, s.StepsPerS, tp.StepsPerCPUSec)
 	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -389,6 +421,13 @@ func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2f | %.0f |\n", t.Workers, t.Runs, t.RunsPerSec, t.StepsPerS, t.CPUSec, t.StepsPerCPUSec)
 	}
 	fmt.Fprintf(w, "\nScaling from 1 to %d workers: %.2fx. Peak RSS of the whole process: %.0f MiB.\n\n", rep.CPUs, rep.Scaling, rep.PeakRSSMiB)
+	if len(rep.ByStrategy) > 0 {
+		fmt.Fprintf(w, "Per strategy (default workload, one worker, %d runs each; the rows above use the default strategy, %s):\n\n| strategy | runs/s | atomic steps/s | atomic steps per CPU-second | steps per run |\n|---|---|---|---|---|\n", rep.ByStrategy[0].Runs, DefaultEngine().Strategy)
+		for _, t := range rep.ByStrategy {
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f |\n", t.Strategy, t.RunsPerSec, t.StepsPerS, t.StepsPerCPUSec, t.StepsPerRun)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "### Time to detect each pre-fix switch (profile rsr-focus, %d campaigns, budget %d runs each; rapid baseline %d test cases)\n\n", rep.Options.Campaigns, rep.Options.MaxRuns, rep.Options.BaselineMaxRuns)
 	fmt.Fprintf(w, "Each cell: campaigns that found the switch's signature / campaigns; median and max runs; median and max CPU-seconds; ratio of the median CPU-seconds to the rapid baseline's (below 1 = faster). `≥` marks a median that is a lower bound (campaigns that hit the budget are among the values it is taken from); a ratio marked `≤` is an upper bound (the baseline's median is censored), `≥` a lower bound, `?` both.\n\n")
 	fmt.Fprintf(w, "| switch | strategy | found | median runs | max runs | median CPU-s | max CPU-s | ratio to baseline |\n|---|---|---|---|---|---|---|---|\n")

@@ -129,6 +129,9 @@ func TestRunBenchSmall(t *testing.T) {
 	if len(rep.Throughput) == 0 || rep.Throughput[0].Runs != 10 || rep.Throughput[0].StepsPerS <= 0 {
 		t.Fatalf("throughput: %+v", rep.Throughput)
 	}
+	if len(rep.ByStrategy) != 1 || rep.ByStrategy[0].Strategy != "buggify-pct" || rep.ByStrategy[0].StepsPerRun <= 0 {
+		t.Fatalf("throughput by strategy: %+v", rep.ByStrategy)
+	}
 	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 {
 		t.Fatalf("rows: %+v", rep.Rows)
 	}
@@ -144,7 +147,7 @@ func TestRunBenchSmall(t *testing.T) {
 	}
 	var md strings.Builder
 	rep.WriteMarkdown(&md, "rsrsim bench (test)")
-	for _, want := range []string{"| workers |", "rapid baseline 40 test cases", "| hard-delete-volume-with-lingering-regions | rapid-baseline | 2/2 |", "Best strategy"} {
+	for _, want := range []string{"| workers |", "| buggify-pct | ", "rapid baseline 40 test cases", "| hard-delete-volume-with-lingering-regions | rapid-baseline | 2/2 |", "Best strategy"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
