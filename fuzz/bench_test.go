@@ -18,7 +18,16 @@ func BenchmarkRSRRunFocus(b *testing.B) {
 	benchRSR(b, "rsr-focus")
 }
 
-func benchRSR(b *testing.B, profile string) {
+// BenchmarkRSRRunSwarm is BenchmarkRSRRun under the swarm strategy, the
+// default campaign strategy until portfolio-pct: the instruction counts of
+// BENCHMARKS.md's history were taken under it.
+func BenchmarkRSRRunSwarm(b *testing.B) {
+	benchRSRWith(b, "default", "swarm")
+}
+
+func benchRSR(b *testing.B, profile string) { benchRSRWith(b, profile, "") }
+
+func benchRSRWith(b *testing.B, profile, strategy string) {
 	raw, err := RSRProfile(profile)
 	if err != nil {
 		b.Fatal(err)
@@ -28,6 +37,9 @@ func benchRSR(b *testing.B, profile string) {
 		b.Fatal(err)
 	}
 	eng := DefaultEngine()
+	if strategy != "" {
+		eng.Strategy = strategy
+	}
 	steps := 0
 	b.ReportAllocs()
 	seed := uint64(0)
