@@ -53,7 +53,9 @@ type Checker struct {
 	// placement index builds.
 	memo         []vcrMemo
 	memoAddrs    []model.Addr
+	memoHint     []int32 // by volume row index: where its VCR's memo entry was last found
 	placementGen uint32
+
 	// StorageSkips counts the state checks whose storage part was skipped
 	// because its inputs were unchanged.
 	StorageSkips int
@@ -381,12 +383,15 @@ func (ck *Checker) checkStorage() *sim.Violation {
 	if !ck.placementSame || ck.Full {
 		ck.buildPlacement()
 	}
+	if len(ck.memoHint) < len(db.Volumes) {
+		ck.memoHint = append(ck.memoHint, make([]int32, len(db.Volumes)-len(ck.memoHint))...)
+	}
 	for i := range db.Volumes {
 		v := &db.Volumes[i]
 		if v.SoftDeleted {
 			continue
 		}
-		if x := ck.checkLiveVolume(v); x != nil {
+		if x := ck.checkLiveVolume(v, i); x != nil {
 			return x
 		}
 	}
@@ -441,8 +446,9 @@ func goneOrDeleting(gone bool) string {
 }
 
 // checkLiveVolume checks V1, usage-matches-vcr, no-free-while-referenced and
-// region-set-redundancy for one live volume.
-func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
+// region-set-redundancy for one live volume, the row at index row of the
+// volume table.
+func (ck *Checker) checkLiveVolume(v *model.Volume, row int) *sim.Violation {
 	db := ck.W.DB
 	var m *vcrMemo
 	rw, ro := ck.rw, ck.ro
@@ -451,7 +457,7 @@ func (ck *Checker) checkLiveVolume(v *model.Volume) *sim.Violation {
 		ck.ro = roTargets(ck.ro[:0], v.Data)
 		rw, ro = ck.rw, ck.ro
 	} else {
-		m = ck.memoFor(v.Data)
+		m = ck.memoFor(v.Data, &ck.memoHint[row])
 		rw, ro = ck.memoAddrs[m.rwOff:m.rwEnd], ck.memoAddrs[m.roOff:m.roEnd]
 	}
 	for _, a := range rw {
@@ -526,10 +532,16 @@ type vcrMemo struct {
 const memoMax = 64
 
 // memoFor returns v's memo entry, deriving it on first sight. The entry
-// and its target slices are valid until the next memoFor call.
-func (ck *Checker) memoFor(v *model.VCR) *vcrMemo {
+// and its target slices are valid until the next memoFor call. *hint is
+// where the caller's volume found its entry last time: tried first, and
+// updated (a volume's VCR seldom changes, so the scan is seldom needed).
+func (ck *Checker) memoFor(v *model.VCR, hint *int32) *vcrMemo {
+	if h := int(*hint); h < len(ck.memo) && ck.memo[h].data == v {
+		return &ck.memo[h]
+	}
 	for i := range ck.memo {
 		if ck.memo[i].data == v {
+			*hint = int32(i)
 			return &ck.memo[i]
 		}
 	}
@@ -541,6 +553,7 @@ func (ck *Checker) memoFor(v *model.VCR) *vcrMemo {
 	mid := int32(len(ck.memoAddrs))
 	ck.memoAddrs = roTargets(ck.memoAddrs, v)
 	ck.memo = append(ck.memo, vcrMemo{data: v, rwOff: off, rwEnd: mid, roOff: mid, roEnd: int32(len(ck.memoAddrs))})
+	*hint = int32(len(ck.memo) - 1)
 	return &ck.memo[len(ck.memo)-1]
 }
 
