@@ -340,8 +340,9 @@ func summarize(strategy string, ds []Detection) Cell {
 	for _, d := range ds {
 		c.CampaignFound = append(c.CampaignFound, d.Found)
 		// A censored campaign's true cost is above its recorded one: the
-		// median is exact only if every censored value sorts above it.
-		if !d.Found && (2*(len(ds)-c.Found) >= len(ds) || d.CPUSec < medianTop(cpu)) {
+		// median is exact only if every censored value sorts strictly
+		// above the values it is taken from.
+		if !d.Found && (2*(len(ds)-c.Found) >= len(ds) || d.CPUSec <= medianTop(cpu)) {
 			c.MedianCensored = true
 		}
 	}
@@ -364,7 +365,8 @@ func medianTop(xs []float64) float64 {
 // point estimate.
 func bootstrapGeoMean(rows []BugRow, st string, n int) (lo, hi float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	resample := func(xs []float64, buf []float64) float64 {
+	var buf []float64
+	resample := func(xs []float64) float64 {
 		buf = buf[:0]
 		for range xs {
 			buf = append(buf, xs[rng.IntN(len(xs))])
@@ -372,7 +374,6 @@ func bootstrapGeoMean(rows []BugRow, st string, n int) (lo, hi float64) {
 		return median(buf)
 	}
 	var geos []float64
-	var buf []float64
 	for range n {
 		sum, k := 0.0, 0
 		for _, row := range rows {
@@ -388,8 +389,8 @@ func bootstrapGeoMean(rows []BugRow, st string, n int) (lo, hi float64) {
 			if base == nil || cell == nil || len(base.CampaignCPU) == 0 || len(cell.CampaignCPU) == 0 {
 				continue
 			}
-			b := resample(base.CampaignCPU, buf)
-			c := resample(cell.CampaignCPU, buf)
+			b := resample(base.CampaignCPU)
+			c := resample(cell.CampaignCPU)
 			if b <= 0 {
 				continue
 			}

@@ -189,6 +189,9 @@ func TestMedianCensored(t *testing.T) {
 	if c := summarize("x", append(nine(), det(false, 2))); !c.MedianCensored {
 		t.Error("a censored campaign cheaper than the median: the median must be a bound")
 	}
+	if c := summarize("x", append(nine(), det(false, 6))); !c.MedianCensored {
+		t.Error("a censored campaign equal to the median's upper value is among its values: the median must be a bound")
+	}
 	if c := summarize("x", nine()); c.Censored || c.MedianCensored {
 		t.Error("nothing censored")
 	}

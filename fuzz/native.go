@@ -53,7 +53,11 @@ type NativeSpec struct {
 // and every later byte is a scheduling, workload or fault decision. It is
 // fixed (not the campaign default), so that corpora under testdata/fuzz
 // keep driving the same runs.
-func NativeEngine() EngineConfig {
+func NativeEngine() EngineConfig { return swarmEngine() }
+
+// swarmEngine is a swarm profile over a uniform walk with the default
+// engine settings.
+func swarmEngine() EngineConfig {
 	return EngineConfig{Strategy: "swarm", PCTDepth: 3, PCTK: 2000, StepMillis: 10}
 }
 

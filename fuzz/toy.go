@@ -52,9 +52,7 @@ func (t *toyTarget) DefaultMaxSteps() int { return 10000 }
 // DefaultEngine: a toy run is a few dozen steps, far below the PCT change
 // point range of the rsr default, so its default campaign is a swarm
 // profile over a uniform walk (which finds its lost update in a few runs).
-func (t *toyTarget) DefaultEngine() EngineConfig {
-	return EngineConfig{Strategy: "swarm", PCTDepth: 3, PCTK: 2000, StepMillis: 10}
-}
+func (t *toyTarget) DefaultEngine() EngineConfig { return swarmEngine() }
 func (t *toyTarget) Config() json.RawMessage {
 	b, _ := json.Marshal(t.cfg)
 	return b

@@ -55,7 +55,6 @@ type Checker struct {
 	memoAddrs    []model.Addr
 	memoHint     []int32 // by volume row index: where its VCR's memo entry was last found
 	placementGen uint32
-
 	// StorageSkips counts the state checks whose storage part was skipped
 	// because its inputs were unchanged.
 	StorageSkips int

@@ -251,18 +251,17 @@ func newWorker() *worker {
 	return w
 }
 
-// run runs the current body; it reports false if the actor was stopped.
-func (w *worker) run() (ok bool) {
+// run runs the current body until it returns or unwinds after a kill or a
+// stop (a crashed panic, recovered here); any other panic propagates.
+func (w *worker) run() {
 	defer func() {
 		if p := recover(); p != nil {
 			if _, isCrash := p.(crashed); !isCrash {
 				panic(p)
 			}
-			ok = false
 		}
 	}()
 	w.body.Act(w.ctx)
-	return true
 }
 
 // actorSlab is how many actors one allocation holds.

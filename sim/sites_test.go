@@ -18,9 +18,8 @@ func TestSiteRateOffIsKnob(t *testing.T) {
 }
 
 // TestSiteBuggifyEnablesSomeSites: under SiteBuggify about Enable/1000 of
-// the sites run hot, the rest at Cold/1000 of the knob's rate; a site keeps
-// its rate for the whole run; different runs enable different sites; a knob
-// at 0 stays off everywhere.
+// the sites run hot, the rest at Cold/1000 of the knob's rate; different
+// runs enable different sites; a knob at 0 stays off everywhere.
 func TestSiteBuggifyEnablesSomeSites(t *testing.T) {
 	knobs := []Knob{{Name: "crash", Default: 20, Fault: true}, {Name: "off", Default: 0, Fault: true}}
 	sites := make([]uint64, 400)
@@ -43,9 +42,6 @@ func TestSiteBuggifyEnablesSomeSites(t *testing.T) {
 			case 10:
 			default:
 				t.Fatalf("seed %d site %d: rate %d, want 300 (hot) or 10 (cold)", seed, i, got)
-			}
-			if again := r.SiteRate(0, s); again != r.SiteRate(0, s) {
-				t.Fatal("a site's rate changed within a run")
 			}
 			if r.SiteRate(1, s) != 0 {
 				t.Fatal("a knob at 0 fired at a site")
