@@ -30,7 +30,7 @@ type BenchOptions struct {
 // DefaultBenchOptions is what `rsrsim bench` runs by default.
 func DefaultBenchOptions() BenchOptions {
 	return BenchOptions{Campaigns: 10, MaxRuns: 3000, BaselineMaxRuns: 20000,
-		Strategies: []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct", "site-buggify-pct", "portfolio-pct"},
+		Strategies: []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct", "site-buggify-pct", "test-style-pct", "portfolio-pct"},
 		Baseline:   true, ThroughRun: 3000}
 }
 

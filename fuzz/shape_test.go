@@ -148,7 +148,7 @@ func TestEveryModelFaultGoesThroughItsSite(t *testing.T) {
 	if withFaults < 100 {
 		t.Fatalf("only %d fault decisions in 20 buggify runs: the check is vacuous", withFaults)
 	}
-	for _, name := range []string{"site-buggify-pct", "portfolio-pct"} {
+	for _, name := range []string{"site-buggify-pct", "test-style-pct", "portfolio-pct"} {
 		eng := DefaultEngine()
 		eng.Strategy = name
 		for seed := range uint64(30) {

@@ -303,14 +303,16 @@ func NewStrategy(name string, depth, k int) (Strategy, error) {
 		return &Buggify{Inner: &PCT{Depth: depth, K: k}}, nil
 	case "site-buggify-pct":
 		return &SiteBuggify{Inner: &PCT{Depth: depth, K: k}, Enable: 250, Hot: 250, Cold: 1000}, nil
+	case "test-style-pct":
+		return &Shape{Set: TestStyle, Inner: &Buggify{Inner: &PCT{Depth: depth, K: k}}}, nil
 	case "portfolio-pct":
 		return &Portfolio{Arms: []Strategy{
 			&Buggify{Inner: &PCT{Depth: depth, K: k}},
 			&Shape{Set: TestStyle, Inner: &Buggify{Inner: &PCT{Depth: depth, K: k}}},
 		}}, nil
 	}
-	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm, swarm-pct, buggify-pct, site-buggify-pct or portfolio-pct)", name)
+	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm, swarm-pct, buggify-pct, site-buggify-pct, test-style-pct or portfolio-pct)", name)
 }
 
 // StrategyNames lists the names NewStrategy accepts.
-var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct", "site-buggify-pct", "portfolio-pct"}
+var StrategyNames = []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct", "site-buggify-pct", "test-style-pct", "portfolio-pct"}

@@ -23,11 +23,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	md := fs.Bool("markdown", false, "print the report as the markdown tables of BENCHMARKS.md")
 	save := fs.String("save", "", "also write the report as JSON (every campaign's CPU-seconds included) to this file")
+	rates := fs.Int("rates", 0, "instead of throughput and campaigns, measure per-run detection rates over this many runs per (switch, strategy), and each strategy's distance to the per-switch best")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, "bench", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *rates < 0 {
+		return fail(stderr, "bench", fmt.Errorf("--rates must be at least 1 (or 0: off)"))
 	}
 	if *campaigns < 1 || *maxRuns < 1 || *baseRuns < 1 || *through < 1 {
 		return fail(stderr, "bench", fmt.Errorf("--campaigns, --max-runs, --baseline-max-runs and --throughput-runs must be at least 1"))
@@ -52,24 +56,41 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if stderr == io.Writer(os.Stderr) {
 		o.Progress = stderr
 	}
+	if *rates > 0 {
+		rep, err := fuzz.RunRates(fuzz.RateOptions{Runs: *rates, Strategies: o.Strategies, Bugs: o.Bugs, Progress: o.Progress})
+		if err != nil {
+			return fail(stderr, "bench", err)
+		}
+		return writeReport(rep, *save, *asJSON, stdout, stderr, func(w io.Writer) {
+			rep.WriteMarkdown(w, "go run ./cmd/rsrsim bench "+strings.Join(args, " "))
+		})
+	}
 	rep, err := fuzz.RunBench(o)
 	if err != nil {
 		return fail(stderr, "bench", err)
 	}
-	if *save != "" {
+	_ = md // markdown is the default output; the flag is kept for scripts
+	return writeReport(rep, *save, *asJSON, stdout, stderr, func(w io.Writer) {
+		rep.WriteMarkdown(w, "go run ./cmd/rsrsim bench "+strings.Join(args, " "))
+	})
+}
+
+// writeReport saves rep as JSON when save is set (before printing it:
+// nothing measured is lost to a closed terminal), then prints it as JSON
+// or as markdown.
+func writeReport(rep any, save string, asJSON bool, stdout, stderr io.Writer, markdown func(io.Writer)) int {
+	if save != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(*save, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(save, append(b, '\n'), 0o644); err != nil {
 			return fail(stderr, "bench", err)
 		}
 	}
-	switch {
-	case *asJSON:
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
-	default:
-		_ = md
-		rep.WriteMarkdown(stdout, "go run ./cmd/rsrsim bench "+strings.Join(args, " "))
+		return exitOK
 	}
+	markdown(stdout)
 	return exitOK
 }

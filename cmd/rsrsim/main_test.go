@@ -90,6 +90,7 @@ func TestBadInputExits2WithOneLine(t *testing.T) {
 		"bench budget":     {"bench", "--baseline-max-runs", "0"},
 		"bench bad switch": {"bench", "--bugs", "no-such-switch"},
 		"bench bad strat":  {"bench", "--strategies", "pct,nope"},
+		"bench bad rates":  {"bench", "--rates", "-1"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -227,6 +228,40 @@ func TestBenchSavesJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 || len(rep.Rows[0].Cells[1].CPU) != 2 {
+		t.Fatalf("saved report: %s", b)
+	}
+}
+
+// TestBenchRates: --rates prints the per-run rate table and the per-switch
+// best, and saves the rates report.
+func TestBenchRates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rates.json")
+	code, out, stderr := run(t, "bench", "--rates", "6", "--strategies", "pct,test-style-pct",
+		"--bugs", "hard-delete-volume-with-lingering-regions", "--save", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"### Per-run detection rates", "| hard-delete-volume-with-lingering-regions | ", "| per-switch best |"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows []struct {
+			Cells []struct {
+				Runs int `json:"runs"`
+			} `json:"cells"`
+		} `json:"rows"`
+		Best float64 `json:"per_switch_best_geomean_cpu_seconds_per_detection"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 || rep.Rows[0].Cells[0].Runs != 6 || rep.Best <= 0 {
 		t.Fatalf("saved report: %s", b)
 	}
 }

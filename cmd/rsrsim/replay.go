@@ -200,6 +200,7 @@ func cmdList(args []string, stdout, stderr io.Writer) int {
 			{"swarm-pct", "swarm profile with PCT scheduling"},
 			{"buggify-pct", "fault swarming (FoundationDB's BUGGIFY): per run, each fault kind off, at its rate or hot (8x); action mix unchanged; PCT scheduling"},
 			{"site-buggify-pct", "BUGGIFY per fault site: per run, a quarter of the sites (fault kind x saga node) fire at 25%, the rest at the knob's rate; PCT scheduling"},
+			{"test-style-pct", "buggify-pct in the test-style shape: tasks only when activated, uniform action mix, 2x actions (how omicron's tests and a rapid state machine drive the system)"},
 			{"portfolio-pct", "per run, buggify-pct as configured or in the test-style shape (tasks only when activated, uniform action mix, 2x actions)"},
 		}
 	case "kinds":
