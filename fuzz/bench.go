@@ -23,8 +23,12 @@ type BenchOptions struct {
 	Strategies      []string // rsrsim strategies to measure
 	Bugs            []string // switches to measure (all if empty)
 	Baseline        bool     // also measure the rapid baseline
-	ThroughRun      int      // runs for the throughput measurement
-	Progress        io.Writer
+	ThroughRun      int      // runs for the throughput measurement (0: skip it)
+	// Rates, when > 0, also measures per-run detection rates over this many
+	// runs per (switch, strategy) (RunRates), and relates them to the
+	// baseline's campaign medians of the same invocation.
+	Rates    int       `json:"rates_runs,omitempty"`
+	Progress io.Writer `json:"-"`
 }
 
 // DefaultBenchOptions is what `rsrsim bench` runs by default.
@@ -123,6 +127,7 @@ type BenchReport struct {
 	GeoMeans    []StrategyGeo        `json:"geomean_ratios"`
 	BestGeoMean float64              `json:"best_strategy_geomean_ratio"`
 	Best        string               `json:"best_strategy"`
+	Rates       *RatesReport         `json:"rates,omitempty"`
 }
 
 // RunBench measures everything in one invocation, one thing at a time (so
@@ -134,23 +139,45 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 			fmt.Fprintf(o.Progress, format+"\n", args...)
 		}
 	}
+	if err := rep.throughput(o, say); err != nil {
+		return nil, err
+	}
+	if err := rep.campaigns(o, say); err != nil {
+		return nil, err
+	}
+	if o.Rates > 0 {
+		rates, err := RunRates(RateOptions{Runs: o.Rates, Strategies: o.Strategies, Bugs: o.Bugs, Progress: o.Progress})
+		if err != nil {
+			return nil, err
+		}
+		rates.relateToBaseline(rep.Rows)
+		rep.Rates = rates
+	}
+	return rep, nil
+}
+
+// throughput measures the throughput rows (skipped when o.ThroughRun is 0).
+func (rep *BenchReport) throughput(o BenchOptions, say func(string, ...any)) error {
+	if o.ThroughRun == 0 {
+		return nil
+	}
 	// Throughput: default workload, every oracle on.
 	t, err := NewTarget("rsr", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Warm up first: the process's first runs pay for growing the heap and
 	// the coroutine pool, which would otherwise land on the one-worker row
 	// alone (and flatter the scaling figure).
 	if _, err := (&Campaign{Target: t, Engine: DefaultEngine(), Seed: 1 << 40, Runs: max(o.ThroughRun/5, 1), Workers: runtime.NumCPU()}).Run(); err != nil {
-		return nil, err
+		return err
 	}
 	for _, w := range []int{1, runtime.NumCPU()} {
 		c := &Campaign{Target: t, Engine: DefaultEngine(), Seed: 1, Runs: o.ThroughRun, Workers: w}
 		c0 := cpuSeconds()
 		s, err := c.Run()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tp := Throughput{Workers: w, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS, CPUSec: cpuSeconds() - c0}
 		if tp.CPUSec > 0 {
@@ -173,7 +200,7 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 		c0 := cpuSeconds()
 		s, err := c.Run()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tp := StrategyThroughput{Strategy: st, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS, StepsPerRun: float64(s.Steps) / float64(max(s.Runs, 1))}
 		if cpu := cpuSeconds() - c0; cpu > 0 {
@@ -185,6 +212,14 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		rep.PeakRSSMiB = float64(ru.Maxrss) / 1024 // Linux: KiB
+	}
+	return nil
+}
+
+// campaigns runs the detection campaigns (skipped when o.Campaigns is 0).
+func (rep *BenchReport) campaigns(o BenchOptions, say func(string, ...any)) error {
+	if o.Campaigns == 0 {
+		return nil
 	}
 
 	bugs := o.Bugs
@@ -198,15 +233,15 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 	for _, bug := range bugs {
 		bt, err := BugTargetFor(bug)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cfg, err := DetectionConfig(bug)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		tg, err := NewRSRTarget(cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		row := BugRow{Bug: bug}
 		var base *Cell
@@ -215,7 +250,7 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 			for i := 0; i < o.Campaigns; i++ {
 				d, err := RapidDetect(cfg, BaselineSeed(i), o.BaselineMaxRuns, bt.Match)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				ds = append(ds, d)
 			}
@@ -231,7 +266,7 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 			for i := 0; i < o.Campaigns; i++ {
 				d, err := Detect(tg, eng, uint64(i)*1_000_000, o.MaxRuns, bt.Match)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				ds = append(ds, d)
 			}
@@ -266,7 +301,7 @@ func RunBench(o BenchOptions) (*BenchReport, error) {
 	if !math.IsInf(best, 1) {
 		rep.BestGeoMean = best
 	}
-	return rep, nil
+	return nil
 }
 
 // BaselineSeed is the rapid seed of baseline campaign i. Rapid runs test
@@ -423,6 +458,19 @@ func median(xs []float64) float64 {
 // WriteMarkdown renders the report as the tables of BENCHMARKS.md.
 func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 	fmt.Fprintf(w, "Measured %s on this project's machine (%d CPUs, %s) with:\n\n    %s\n\n", rep.Date, rep.CPUs, rep.GoVersion, command)
+	if len(rep.Throughput) > 0 {
+		rep.writeThroughput(w)
+	}
+	if len(rep.Rows) > 0 {
+		rep.writeCampaigns(w)
+	}
+	if rep.Rates != nil {
+		fmt.Fprintln(w)
+		rep.Rates.writeTables(w)
+	}
+}
+
+func (rep *BenchReport) writeThroughput(w io.Writer) {
 	fmt.Fprintf(w, "### Throughput (default workload, every oracle on)\n\n| workers | runs | runs/s | atomic steps/s | CPU-s | atomic steps per CPU-second |\n|---|---|---|---|---|---|\n")
 	for _, t := range rep.Throughput {
 		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2f | %.0f |\n", t.Workers, t.Runs, t.RunsPerSec, t.StepsPerS, t.CPUSec, t.StepsPerCPUSec)
@@ -435,6 +483,9 @@ func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+func (rep *BenchReport) writeCampaigns(w io.Writer) {
 	fmt.Fprintf(w, "### Time to detect each pre-fix switch (profile rsr-focus, %d campaigns, budget %d runs each; rapid baseline %d test cases)\n\n", rep.Options.Campaigns, rep.Options.MaxRuns, rep.Options.BaselineMaxRuns)
 	fmt.Fprintf(w, "Each cell: campaigns that found the switch's signature / campaigns; median and max runs; median and max CPU-seconds; ratio of the median CPU-seconds to the rapid baseline's (below 1 = faster). `≥` marks a median that is a lower bound (campaigns that hit the budget are among the values it is taken from); a ratio marked `≤` is an upper bound (the baseline's median is censored), `≥` a lower bound, `?` both.\n\n")
 	fmt.Fprintf(w, "| switch | strategy | found | median runs | max runs | median CPU-s | max CPU-s | ratio to baseline |\n|---|---|---|---|---|---|---|---|\n")

@@ -80,3 +80,37 @@ func TestRunRatesSmall(t *testing.T) {
 		t.Errorf("summary: %+v best %v", rep.Geo, rep.BestGeo)
 	}
 }
+
+// TestRatesRelateToBaseline: a cell's implied ratio is ln 2 times its CPU
+// per detection over the baseline's median; a censored baseline median
+// makes the ratio an upper bound and the speed-up a lower bound.
+func TestRatesRelateToBaseline(t *testing.T) {
+	rep := &RatesReport{Options: RateOptions{Strategies: []string{"a"}}, Rows: []RateRow{
+		{Bug: "x", Cells: []RateCell{rcell("a", 10, 1)}}, // 0.1 s per detection
+		{Bug: "y", Cells: []RateCell{rcell("a", 50, 1)}}, // 0.02
+	}}
+	rep.summarize()
+	rows := []BugRow{
+		{Bug: "x", Cells: []Cell{{Strategy: "rapid-baseline", MedianCPU: math.Ln2 * 0.4}}},
+		{Bug: "y", Cells: []Cell{{Strategy: "rapid-baseline", MedianCPU: math.Ln2 * 2, MedianCensored: true}}},
+	}
+	rep.relateToBaseline(rows)
+	x, y := rep.Rows[0].Cells[0], rep.Rows[1].Cells[0]
+	if math.Abs(x.Implied-0.25) > 1e-12 || x.ImpliedBound != "" || math.Abs(y.Implied-0.01) > 1e-12 || y.ImpliedBound != "<=" {
+		t.Fatalf("implied: x %v %q, y %v %q", x.Implied, x.ImpliedBound, y.Implied, y.ImpliedBound)
+	}
+	want := 1 / math.Sqrt(0.25*0.01)
+	if g := rep.Geo[0]; math.Abs(g.Speedup-want) > 1e-9 || g.SpeedupBound != ">=" {
+		t.Errorf("speed-up %v %q, want >=%v", g.Speedup, g.SpeedupBound, want)
+	}
+	if math.Abs(rep.BestSpeedup-want) > 1e-9 || rep.BestSpeedupBound != ">=" {
+		t.Errorf("per-switch best speed-up %v %q", rep.BestSpeedup, rep.BestSpeedupBound)
+	}
+	// Without baseline cells nothing is implied.
+	rep2 := &RatesReport{Options: rep.Options, Rows: []RateRow{{Bug: "x", Cells: []RateCell{rcell("a", 10, 1)}}}}
+	rep2.summarize()
+	rep2.relateToBaseline(nil)
+	if rep2.Rows[0].Cells[0].Implied != 0 || rep2.BestSpeedup != 0 {
+		t.Error("implied ratios without a baseline")
+	}
+}

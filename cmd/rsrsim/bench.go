@@ -13,30 +13,33 @@ import (
 func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("bench", "[flags]", stdout)
 	o := fuzz.DefaultBenchOptions()
-	campaigns := fs.Int("campaigns", o.Campaigns, "campaign seeds per (switch, strategy)")
+	campaigns := fs.Int("campaigns", o.Campaigns, "campaign seeds per (switch, strategy) (0: no detection campaigns)")
 	maxRuns := fs.Int("max-runs", o.MaxRuns, "run budget of one detection campaign")
 	baseRuns := fs.Int("baseline-max-runs", o.BaselineMaxRuns, "test-case budget of one rapid baseline campaign")
 	strategies := fs.String("strategies", strings.Join(o.Strategies, ","), "comma-separated strategies to measure")
 	bugs := fs.String("bugs", "", "comma-separated switches to measure (default: all; see 'rsrsim list bugs')")
 	noBaseline := fs.Bool("no-baseline", false, "skip the rapid baseline")
-	through := fs.Int("throughput-runs", o.ThroughRun, "runs for the throughput measurement")
+	through := fs.Int("throughput-runs", o.ThroughRun, "runs for the throughput measurement (0: skip it)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	md := fs.Bool("markdown", false, "print the report as the markdown tables of BENCHMARKS.md")
 	save := fs.String("save", "", "also write the report as JSON (every campaign's CPU-seconds included) to this file")
-	rates := fs.Int("rates", 0, "instead of throughput and campaigns, measure per-run detection rates over this many runs per (switch, strategy), and each strategy's distance to the per-switch best")
+	rates := fs.Int("rates", 0, "also measure per-run detection rates over this many runs per (switch, strategy): CPU per detection, each strategy's distance to the per-switch best, implied speed-ups over the baseline")
 	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, "bench", fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	if *rates < 0 {
-		return fail(stderr, "bench", fmt.Errorf("--rates must be at least 1 (or 0: off)"))
+	if *campaigns < 0 || *through < 0 || *rates < 0 {
+		return fail(stderr, "bench", fmt.Errorf("--campaigns, --throughput-runs and --rates must not be negative"))
 	}
-	if *campaigns < 1 || *maxRuns < 1 || *baseRuns < 1 || *through < 1 {
-		return fail(stderr, "bench", fmt.Errorf("--campaigns, --max-runs, --baseline-max-runs and --throughput-runs must be at least 1"))
+	if *campaigns+*through+*rates == 0 {
+		return fail(stderr, "bench", fmt.Errorf("nothing to measure: --campaigns, --throughput-runs and --rates are all 0"))
 	}
-	o.Campaigns, o.MaxRuns, o.BaselineMaxRuns, o.ThroughRun, o.Baseline = *campaigns, *maxRuns, *baseRuns, *through, !*noBaseline
+	if *maxRuns < 1 || *baseRuns < 1 {
+		return fail(stderr, "bench", fmt.Errorf("--max-runs and --baseline-max-runs must be at least 1"))
+	}
+	o.Campaigns, o.MaxRuns, o.BaselineMaxRuns, o.ThroughRun, o.Baseline, o.Rates = *campaigns, *maxRuns, *baseRuns, *through, !*noBaseline, *rates
 	o.Strategies = strings.Split(*strategies, ",")
 	for _, s := range o.Strategies {
 		e := fuzz.DefaultEngine()
@@ -55,15 +58,6 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if stderr == io.Writer(os.Stderr) {
 		o.Progress = stderr
-	}
-	if *rates > 0 {
-		rep, err := fuzz.RunRates(fuzz.RateOptions{Runs: *rates, Strategies: o.Strategies, Bugs: o.Bugs, Progress: o.Progress})
-		if err != nil {
-			return fail(stderr, "bench", err)
-		}
-		return writeReport(rep, *save, *asJSON, stdout, stderr, func(w io.Writer) {
-			rep.WriteMarkdown(w, "go run ./cmd/rsrsim bench "+strings.Join(args, " "))
-		})
 	}
 	rep, err := fuzz.RunBench(o)
 	if err != nil {

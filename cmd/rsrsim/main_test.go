@@ -91,6 +91,7 @@ func TestBadInputExits2WithOneLine(t *testing.T) {
 		"bench bad switch": {"bench", "--bugs", "no-such-switch"},
 		"bench bad strat":  {"bench", "--strategies", "pct,nope"},
 		"bench bad rates":  {"bench", "--rates", "-1"},
+		"bench nothing":    {"bench", "--campaigns", "0", "--throughput-runs", "0"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -236,12 +237,16 @@ func TestBenchSavesJSON(t *testing.T) {
 // best, and saves the rates report.
 func TestBenchRates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rates.json")
-	code, out, stderr := run(t, "bench", "--rates", "6", "--strategies", "pct,test-style-pct",
+	code, out, stderr := run(t, "bench", "--rates", "6", "--campaigns", "2", "--max-runs", "20", "--baseline-max-runs", "20",
+		"--throughput-runs", "0", "--strategies", "pct,test-style-pct",
 		"--bugs", "hard-delete-volume-with-lingering-regions", "--save", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"### Per-run detection rates", "| hard-delete-volume-with-lingering-regions | ", "| per-switch best |"} {
+	if strings.Contains(out, "### Throughput") {
+		t.Errorf("--throughput-runs 0 printed a throughput table")
+	}
+	for _, want := range []string{"### Time to detect", "### Per-run detection rates", "| hard-delete-volume-with-lingering-regions | ", "| per-switch best |", "implied speed-up"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
@@ -250,18 +255,24 @@ func TestBenchRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep struct {
-		Rows []struct {
-			Cells []struct {
-				Runs int `json:"runs"`
-			} `json:"cells"`
-		} `json:"rows"`
-		Best float64 `json:"per_switch_best_geomean_cpu_seconds_per_detection"`
+	var full struct {
+		Rates struct {
+			Rows []struct {
+				Cells []struct {
+					Runs    int     `json:"runs"`
+					Implied float64 `json:"implied_ratio_to_baseline"`
+				} `json:"cells"`
+			} `json:"rows"`
+			Best    float64 `json:"per_switch_best_geomean_cpu_seconds_per_detection"`
+			Speedup float64 `json:"per_switch_best_implied_speedup"`
+		} `json:"rates"`
 	}
-	if err := json.Unmarshal(b, &rep); err != nil {
+	if err := json.Unmarshal(b, &full); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 || rep.Rows[0].Cells[0].Runs != 6 || rep.Best <= 0 {
+	rep := full.Rates
+	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 || rep.Rows[0].Cells[0].Runs != 6 || rep.Best <= 0 ||
+		rep.Rows[0].Cells[0].Implied <= 0 || rep.Speedup <= 0 {
 		t.Fatalf("saved report: %s", b)
 	}
 }
