@@ -117,7 +117,7 @@ func RapidDetect(cfg RSRConfig, seed uint64, maxChecks int, match func(string) b
 func (t *rsrTarget) rapidCase(rt *rapid.T, d *Detection) string {
 	r := sim.NewRun(sim.Config{StepMillis: 10, MaxSteps: t.DefaultMaxSteps(), Knobs: t.Knobs(), NoRecord: true},
 		rapidChooser{rt}, firstRunnable{})
-	defer r.Close()
+	defer r.Recycle() // as Execute does for the strategies' runs
 	w, ck := t.Prepare(r)
 	wl := t.cfg.Workload
 	if w.Setup(wl) != sim.StopIdle {

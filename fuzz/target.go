@@ -139,13 +139,15 @@ func Execute(t Target, eng EngineConfig, src sim.Chooser, o RunOptions) (*Result
 	t.Execute(r)
 	r.Close()
 	res := &Result{Hash: r.Hash(), Steps: r.Steps(), Decisions: r.Decisions(), Trace: r.Trace()}
-	if o.KeepRun {
-		res.Run = r
-	}
 	if v := r.Violation(); v != nil {
 		res.Violation = v
 	} else if msg := r.PanicMessage(); msg != "" {
 		res.Violation = &sim.Violation{Oracle: "model-panic", Signature: "model-panic:" + firstLine(msg), Detail: msg, Step: r.Steps()}
+	}
+	if o.KeepRun {
+		res.Run = r
+	} else {
+		r.Recycle() // the result holds no actor: later runs reuse their memory
 	}
 	return res, nil
 }

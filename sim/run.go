@@ -92,7 +92,8 @@ type Run struct {
 	sites    siteFaults
 
 	actors   []*Actor
-	slab     []Actor // where spawn allocates actors
+	slab     []Actor   // where spawn allocates actors
+	slabs    [][]Actor // every slab of this run, for Recycle
 	runnable []*Actor
 	pool     []*worker // idle coroutines, reused by spawn
 	timers   []timer
@@ -317,6 +318,21 @@ func (r *Run) Close() {
 	clear(r.pool)
 	r.pool = nil
 	r.runnable = r.runnable[:0]
+}
+
+// Recycle hands the run's actor memory to later runs. It is for callers
+// that are done with the run: after Close, once the results (hash,
+// decisions, trace, violation) are taken. Nothing may use the run, its
+// actors or anything that points to them (the model's world) afterwards;
+// Actors returns nil from then on.
+func (r *Run) Recycle() {
+	r.Close()
+	clear(r.actors)
+	r.actors = r.actors[:0]
+	slabs.put(r.slabs)
+	clear(r.slabs)
+	r.slabs, r.slab = r.slabs[:0], nil
+	clear(r.runnable[:cap(r.runnable)])
 }
 
 const (
