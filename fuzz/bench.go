@@ -66,6 +66,10 @@ type Cell struct {
 	CampaignCPU []float64 `json:"campaign_cpu_seconds"`
 	// CampaignFound says which campaigns found the switch.
 	CampaignFound []bool `json:"campaign_found"`
+	// StepsPerRun and CPUPerStep are over all the cell's campaigns: what
+	// a run (a test case, for the baseline) and one atomic step cost.
+	StepsPerRun float64 `json:"steps_per_run"`
+	CPUPerStep  float64 `json:"cpu_seconds_per_step"`
 }
 
 // BugRow is one switch's measurements.
@@ -372,6 +376,17 @@ func summarize(strategy string, ds []Detection) Cell {
 	}
 	c.MedianRuns, c.MedianCPU = median(runs), median(cpu)
 	c.CampaignCPU = cpu
+	var steps uint64
+	runsAll, cpuAll := 0, 0.0
+	for _, d := range ds {
+		steps += d.Steps
+		runsAll += d.Runs
+		cpuAll += d.CPUSec
+	}
+	if runsAll > 0 && steps > 0 {
+		c.StepsPerRun = float64(steps) / float64(runsAll)
+		c.CPUPerStep = cpuAll / float64(steps)
+	}
 	for _, d := range ds {
 		c.CampaignFound = append(c.CampaignFound, d.Found)
 		// A censored campaign's true cost is above its recorded one: the
@@ -502,6 +517,7 @@ func (rep *BenchReport) writeCampaigns(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %s | %d/%d | %s%.0f | %d | %s%.3f | %.3f | %s |\n", row.Bug, c.Strategy, c.Found, c.Campaigns, ge, c.MedianRuns, c.MaxRuns, ge, c.MedianCPU, c.MaxCPU, ratio)
 		}
 	}
+	rep.writeStepCost(w)
 	if len(rep.GeoMeans) > 0 {
 		fmt.Fprintf(w, "\nGeometric mean over all switches of each strategy's CPU-time ratio to the rapid baseline (`≤`: some ratios are upper bounds, so the true geometric mean is at most this and the speed-up at least this), with a 95%% bootstrap interval (campaigns resampled within each cell, 2,000 rounds):\n\n| strategy | geomean ratio | speed-up | 95%% interval of the speed-up |\n|---|---|---|---|\n")
 		for _, g := range rep.GeoMeans {
@@ -520,6 +536,46 @@ func (rep *BenchReport) writeCampaigns(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "\nBest strategy by geometric mean of the CPU-time ratio to the rapid baseline over all switches: **%s, %s%.3f** (%s%.1fx faster).\n", rep.Best, boundMark(b), rep.BestGeoMean, boundMark(flipBound(b)), 1/rep.BestGeoMean)
+	}
+}
+
+// writeStepCost is what a run and an atomic step cost per strategy, over
+// every campaign of every switch: the baseline drives the same model and
+// oracles, so its cost per step shows how much of a ratio is scheduling.
+func (rep *BenchReport) writeStepCost(w io.Writer) {
+	type acc struct {
+		steps, runs, cpu float64
+	}
+	var order []string
+	sum := map[string]*acc{}
+	for _, row := range rep.Rows {
+		for _, c := range row.Cells {
+			if c.StepsPerRun == 0 {
+				continue
+			}
+			a := sum[c.Strategy]
+			if a == nil {
+				a = &acc{}
+				sum[c.Strategy] = a
+				order = append(order, c.Strategy)
+			}
+			cpu := 0.0
+			for _, x := range c.CampaignCPU {
+				cpu += x
+			}
+			steps := cpu / c.CPUPerStep
+			a.steps += steps
+			a.runs += steps / c.StepsPerRun
+			a.cpu += cpu
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nWhat a run and an atomic step cost in these campaigns (all switches together; a run of the baseline is a rapid test case):\n\n| strategy | steps per run | CPU-µs per step | CPU-ms per run |\n|---|---|---|---|\n")
+	for _, st := range order {
+		a := sum[st]
+		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.3f |\n", st, a.steps/a.runs, 1e6*a.cpu/a.steps, 1e3*a.cpu/a.runs)
 	}
 }
 

@@ -159,7 +159,10 @@ func TestRunBenchSmall(t *testing.T) {
 	}
 	var md strings.Builder
 	rep.WriteMarkdown(&md, "rsrsim bench (test)")
-	for _, want := range []string{"| workers |", "| buggify-pct | ", "rapid baseline 40 test cases", "| hard-delete-volume-with-lingering-regions | rapid-baseline | 2/2 |", "Best strategy"} {
+	if base.StepsPerRun <= 0 || base.CPUPerStep <= 0 || cell.StepsPerRun <= 0 || cell.CPUPerStep <= 0 {
+		t.Fatalf("step costs: baseline %v/%v, cell %v/%v", base.StepsPerRun, base.CPUPerStep, cell.StepsPerRun, cell.CPUPerStep)
+	}
+	for _, want := range []string{"| workers |", "| buggify-pct | ", "rapid baseline 40 test cases", "| strategy | steps per run | CPU-µs per step |", "| hard-delete-volume-with-lingering-regions | rapid-baseline | 2/2 |", "Best strategy"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
