@@ -226,12 +226,7 @@ func (rep *BenchReport) campaigns(o BenchOptions, say func(string, ...any)) erro
 		return nil
 	}
 
-	bugs := o.Bugs
-	if len(bugs) == 0 {
-		for _, b := range BugTargets {
-			bugs = append(bugs, b.Bug)
-		}
-	}
+	bugs := benchBugs(o.Bugs)
 	geo := map[string][]float64{}
 	bounds := map[string][]string{}
 	for _, bug := range bugs {

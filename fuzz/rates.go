@@ -168,12 +168,7 @@ func RateSeed(i int) uint64 { return 1<<40 + uint64(i) }
 // RunRates measures per-run detection rates.
 func RunRates(o RateOptions) (*RatesReport, error) {
 	rep := &RatesReport{Date: time.Now().UTC().Format("2006-01-02"), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Options: o}
-	bugs := o.Bugs
-	if len(bugs) == 0 {
-		for _, b := range BugTargets {
-			bugs = append(bugs, b.Bug)
-		}
-	}
+	bugs := benchBugs(o.Bugs)
 	for _, bug := range bugs {
 		bt, err := BugTargetFor(bug)
 		if err != nil {
@@ -345,4 +340,16 @@ func (rep *RatesReport) writeTables(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s%.2f | %s%.2f | %s |\n", g.Strategy, boundMark(g.Bound), 1000*g.GeoCPU, boundMark(g.BoundOver), g.OverBest, sp(g.Speedup, g.SpeedupBound))
 	}
 	fmt.Fprintf(w, "| per-switch best | %s%.2f | 1 | %s |\n", boundMark(rep.BestBound), 1000*rep.BestGeo, sp(rep.BestSpeedup, rep.BestSpeedupBound))
+}
+
+// benchBugs is the switches a bench measures: bugs, or every switch.
+func benchBugs(bugs []string) []string {
+	if len(bugs) > 0 {
+		return bugs
+	}
+	var all []string
+	for _, b := range BugTargets {
+		all = append(all, b.Bug)
+	}
+	return all
 }
