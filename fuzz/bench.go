@@ -117,11 +117,24 @@ type StrategyGeo struct {
 	CIHigh float64 `json:"ci95_high"`
 }
 
+// Machine says when and where a report was measured.
+type Machine struct {
+	Date      string `json:"date"`
+	GoVersion string `json:"go_version"`
+	CPUs      int    `json:"cpus"`
+}
+
+func thisMachine() Machine {
+	return Machine{Date: time.Now().UTC().Format("2006-01-02"), GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
+}
+
+func (m Machine) writeHeader(w io.Writer, command string) {
+	fmt.Fprintf(w, "Measured %s on this project's machine (%d CPUs, %s) with:\n\n    %s\n\n", m.Date, m.CPUs, m.GoVersion, command)
+}
+
 // BenchReport is RunBench's result.
 type BenchReport struct {
-	Date        string               `json:"date"`
-	GoVersion   string               `json:"go_version"`
-	CPUs        int                  `json:"cpus"`
+	Machine
 	Throughput  []Throughput         `json:"throughput"`
 	ByStrategy  []StrategyThroughput `json:"throughput_by_strategy"`
 	Scaling     float64              `json:"scaling_all_vs_one_worker"`
@@ -137,7 +150,7 @@ type BenchReport struct {
 // RunBench measures everything in one invocation, one thing at a time (so
 // CPU times are not disturbed by concurrent work).
 func RunBench(o BenchOptions) (*BenchReport, error) {
-	rep := &BenchReport{Date: time.Now().UTC().Format("2006-01-02"), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Options: o}
+	rep := &BenchReport{Machine: thisMachine(), Options: o}
 	say := func(format string, args ...any) {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, format+"\n", args...)
@@ -467,7 +480,7 @@ func median(xs []float64) float64 {
 
 // WriteMarkdown renders the report as the tables of BENCHMARKS.md.
 func (rep *BenchReport) WriteMarkdown(w io.Writer, command string) {
-	fmt.Fprintf(w, "Measured %s on this project's machine (%d CPUs, %s) with:\n\n    %s\n\n", rep.Date, rep.CPUs, rep.GoVersion, command)
+	rep.Machine.writeHeader(w, command)
 	if len(rep.Throughput) > 0 {
 		rep.writeThroughput(w)
 	}

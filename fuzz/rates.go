@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
-	"time"
 )
 
 // Per-run detection rates: the second half of `rsrsim bench`.
@@ -88,12 +86,10 @@ type RateGeo struct {
 
 // RatesReport is the output of RunRates.
 type RatesReport struct {
-	Date      string      `json:"date"`
-	GoVersion string      `json:"go_version"`
-	CPUs      int         `json:"cpus"`
-	Options   RateOptions `json:"options"`
-	Rows      []RateRow   `json:"rows"`
-	Geo       []RateGeo   `json:"geomeans"`
+	Machine
+	Options RateOptions `json:"options"`
+	Rows    []RateRow   `json:"rows"`
+	Geo     []RateGeo   `json:"geomeans"`
 	// BestGeo is the per-switch best geometric mean; BestBound is ">="
 	// when a switch's best cell saw no hit.
 	BestGeo   float64 `json:"per_switch_best_geomean_cpu_seconds_per_detection"`
@@ -167,7 +163,7 @@ func RateSeed(i int) uint64 { return 1<<40 + uint64(i) }
 
 // RunRates measures per-run detection rates.
 func RunRates(o RateOptions) (*RatesReport, error) {
-	rep := &RatesReport{Date: time.Now().UTC().Format("2006-01-02"), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Options: o}
+	rep := &RatesReport{Machine: thisMachine(), Options: o}
 	bugs := benchBugs(o.Bugs)
 	for _, bug := range bugs {
 		bt, err := BugTargetFor(bug)
@@ -303,7 +299,7 @@ func wilson(k, n int) (lo, hi float64) {
 
 // WriteMarkdown renders the report as the tables of BENCHMARKS.md.
 func (rep *RatesReport) WriteMarkdown(w io.Writer, command string) {
-	fmt.Fprintf(w, "Measured %s on this project's machine (%d CPUs, %s) with:\n\n    %s\n\n", rep.Date, rep.CPUs, rep.GoVersion, command)
+	rep.Machine.writeHeader(w, command)
 	rep.writeTables(w)
 }
 

@@ -104,25 +104,12 @@ func TestSameSeedSameHash(t *testing.T) {
 				r := runToy(t, NewPRNG(uint64(s)), Uniform{})
 				first[s] = r.Hash()
 			}
-			var wg sync.WaitGroup
-			errs := make(chan string, seeds)
-			for w := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for s := w; s < seeds; s += 4 {
-						r := runToy(t, NewPRNG(uint64(s)), Uniform{})
-						if r.Hash() != first[s] {
-							errs <- fmt.Sprintf("seed %d: %x != %x", s, r.Hash(), first[s])
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for e := range errs {
-				t.Error(e)
-			}
+			onWorkers(t, seeds, func(s int) []string {
+				if h := runToy(t, NewPRNG(uint64(s)), Uniform{}).Hash(); h != first[s] {
+					return []string{fmt.Sprintf("seed %d: %x != %x", s, h, first[s])}
+				}
+				return nil
+			})
 			distinct := map[uint64]bool{}
 			for _, h := range first {
 				distinct[h] = true
@@ -404,30 +391,19 @@ func TestRecycleReusesZeroedSlabs(t *testing.T) {
 	for s := range seeds {
 		fresh[s] = runToy(t, NewPRNG(uint64(s)), &PCT{Depth: 3, K: 200}).Hash()
 	}
-	var wg sync.WaitGroup
-	errs := make(chan string, seeds)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := w; s < seeds; s += 4 {
-				r := runToy(t, NewPRNG(uint64(s)), &PCT{Depth: 3, K: 200})
-				h := r.Hash()
-				r.Recycle()
-				if h != fresh[s] {
-					errs <- fmt.Sprintf("seed %d: %x != %x", s, h, fresh[s])
-				}
-				if len(r.Actors()) != 0 {
-					errs <- fmt.Sprintf("seed %d: a recycled run lists %d actors", s, len(r.Actors()))
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
+	onWorkers(t, seeds, func(s int) []string {
+		var errs []string
+		r := runToy(t, NewPRNG(uint64(s)), &PCT{Depth: 3, K: 200})
+		h := r.Hash()
+		r.Recycle()
+		if h != fresh[s] {
+			errs = append(errs, fmt.Sprintf("seed %d: %x != %x", s, h, fresh[s]))
+		}
+		if len(r.Actors()) != 0 {
+			errs = append(errs, fmt.Sprintf("seed %d: a recycled run lists %d actors", s, len(r.Actors())))
+		}
+		return errs
+	})
 	slabs.mu.Lock()
 	n := len(slabs.free)
 	for _, s := range slabs.free {
@@ -440,5 +416,30 @@ func TestRecycleReusesZeroedSlabs(t *testing.T) {
 	slabs.mu.Unlock()
 	if n == 0 {
 		t.Fatal("no slab was recycled: the check is vacuous")
+	}
+}
+
+// onWorkers runs check for seeds 0..n-1 on four goroutines at once and
+// reports what it returns as test errors.
+func onWorkers(t *testing.T, n int, check func(seed int) []string) {
+	var wg sync.WaitGroup
+	errs := make(chan []string, n)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := w; s < n; s += 4 {
+				if e := check(s); len(e) > 0 {
+					errs <- e
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for es := range errs {
+		for _, e := range es {
+			t.Error(e)
+		}
 	}
 }
