@@ -70,6 +70,9 @@ type Cell struct {
 	// a run (a test case, for the baseline) and one atomic step cost.
 	StepsPerRun float64 `json:"steps_per_run"`
 	CPUPerStep  float64 `json:"cpu_seconds_per_step"`
+	// TotalSteps and TotalRuns are the sums the two above come from.
+	TotalSteps uint64 `json:"total_steps"`
+	TotalRuns  int    `json:"total_runs"`
 }
 
 // BugRow is one switch's measurements.
@@ -384,16 +387,15 @@ func summarize(strategy string, ds []Detection) Cell {
 	}
 	c.MedianRuns, c.MedianCPU = median(runs), median(cpu)
 	c.CampaignCPU = cpu
-	var steps uint64
-	runsAll, cpuAll := 0, 0.0
+	cpuAll := 0.0
 	for _, d := range ds {
-		steps += d.Steps
-		runsAll += d.Runs
+		c.TotalSteps += d.Steps
+		c.TotalRuns += d.Runs
 		cpuAll += d.CPUSec
 	}
-	if runsAll > 0 && steps > 0 {
-		c.StepsPerRun = float64(steps) / float64(runsAll)
-		c.CPUPerStep = cpuAll / float64(steps)
+	if c.TotalRuns > 0 && c.TotalSteps > 0 {
+		c.StepsPerRun = float64(c.TotalSteps) / float64(c.TotalRuns)
+		c.CPUPerStep = cpuAll / float64(c.TotalSteps)
 	}
 	for _, d := range ds {
 		c.CampaignFound = append(c.CampaignFound, d.Found)
@@ -558,7 +560,7 @@ func (rep *BenchReport) writeStepCost(w io.Writer) {
 	sum := map[string]*acc{}
 	for _, row := range rep.Rows {
 		for _, c := range row.Cells {
-			if c.StepsPerRun == 0 {
+			if c.TotalSteps == 0 || c.TotalRuns == 0 {
 				continue
 			}
 			a := sum[c.Strategy]
@@ -567,14 +569,11 @@ func (rep *BenchReport) writeStepCost(w io.Writer) {
 				sum[c.Strategy] = a
 				order = append(order, c.Strategy)
 			}
-			cpu := 0.0
 			for _, x := range c.CampaignCPU {
-				cpu += x
+				a.cpu += x
 			}
-			steps := cpu / c.CPUPerStep
-			a.steps += steps
-			a.runs += steps / c.StepsPerRun
-			a.cpu += cpu
+			a.steps += float64(c.TotalSteps)
+			a.runs += float64(c.TotalRuns)
 		}
 	}
 	if len(order) == 0 {

@@ -324,7 +324,7 @@ func (r *Run) Close() {
 // that are done with the run: after Close, once the results (hash,
 // decisions, trace, violation) are taken. Nothing may use the run, its
 // actors or anything that points to them (the model's world) afterwards;
-// Actors returns nil from then on.
+// Actors lists no actor from then on.
 func (r *Run) Recycle() {
 	r.Close()
 	clear(r.actors)

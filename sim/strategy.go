@@ -304,14 +304,17 @@ func NewStrategy(name string, depth, k int) (Strategy, error) {
 	case "site-buggify-pct":
 		return &SiteBuggify{Inner: &PCT{Depth: depth, K: k}, Enable: 250, Hot: 250, Cold: 1000}, nil
 	case "test-style-pct":
-		return &Shape{Set: TestStyle, Inner: &Buggify{Inner: &PCT{Depth: depth, K: k}}}, nil
+		return testStylePCT(depth, k), nil
 	case "portfolio-pct":
-		return &Portfolio{Arms: []Strategy{
-			&Buggify{Inner: &PCT{Depth: depth, K: k}},
-			&Shape{Set: TestStyle, Inner: &Buggify{Inner: &PCT{Depth: depth, K: k}}},
-		}}, nil
+		return &Portfolio{Arms: []Strategy{&Buggify{Inner: &PCT{Depth: depth, K: k}}, testStylePCT(depth, k)}}, nil
 	}
 	return nil, fmt.Errorf("unknown strategy %q (want uniform, pct, swarm, swarm-pct, buggify-pct, site-buggify-pct, test-style-pct or portfolio-pct)", name)
+}
+
+// testStylePCT is buggify-pct in the test-style run shape: the strategy
+// test-style-pct, and the second arm of portfolio-pct.
+func testStylePCT(depth, k int) Strategy {
+	return &Shape{Set: TestStyle, Inner: &Buggify{Inner: &PCT{Depth: depth, K: k}}}
 }
 
 // StrategyNames lists the names NewStrategy accepts.
