@@ -132,9 +132,15 @@ func (t *rsrTarget) Execute(r *sim.Run) { t.execute(r) }
 
 func (t *rsrTarget) execute(r *sim.Run) (*model.World, *invariants.Checker) {
 	w, ck := t.Prepare(r)
+	t.drive(r, w, ck)
+	return w, ck
+}
+
+// drive runs the phases of a run on a prepared world.
+func (t *rsrTarget) drive(r *sim.Run, w *model.World, ck *invariants.Checker) {
 	wl := t.cfg.Workload
 	if w.Setup(wl) != sim.StopIdle {
-		return w, ck
+		return
 	}
 	period := wl.TaskPeriodMillis
 	if r.Knob(model.KnobShapeTasksOnDemand) > 0 {
@@ -146,10 +152,9 @@ func (t *rsrTarget) execute(r *sim.Run) (*model.World, *invariants.Checker) {
 	w.StartTimers()
 	driver := w.SpawnDriver(r, wl)
 	if r.Loop(func(r *sim.Run) bool { return driver.Done() && w.ActionsDone() }) != sim.StopUntil {
-		return w, ck
+		return
 	}
 	t.Quiesce(r, w, ck)
-	return w, ck
 }
 
 // ReplayWorld replays a run of the rsr target from a decision list and

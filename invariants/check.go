@@ -405,6 +405,6 @@ func (ck *Checker) namesReplacedRS(v *model.Volume, addr model.Addr) bool {
 	if !named {
 		return false
 	}
-	_, resolves := resolveRO(ck.W.DB, addr)
+	_, _, resolves := resolveRO(ck.W.DB, addr)
 	return !resolves
 }

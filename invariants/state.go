@@ -58,7 +58,66 @@ type Checker struct {
 	// StorageSkips counts the state checks whose storage part was skipped
 	// because its inputs were unchanged.
 	StorageSkips int
+
+	// refs are the live volumes' resolved targets as the last passing
+	// storage check found them, in check order, and segs each volume's
+	// run of them (checkStorageDelta reuses them); nrefs and nsegs are
+	// being built by the check in progress.
+	refs, nrefs []targetRef
+	segs, nsegs []refSeg
+	// what changed since the last passing storage check (collectDirty)
+	dirtyAddrs []model.Addr
+	dirtyAR    []agentRegionKey
+	dirtyRun   []model.RSKey
+	// DeltaChecks counts the storage checks done by the delta path, and
+	// VolumesReused the live volumes it did not need to check again.
+	DeltaChecks, VolumesReused int
+
+	// first backing arrays of the slices above, so that a run's checker
+	// seldom allocates them (a run has a few volumes and dirty keys)
+	refBuf  [2][32]targetRef
+	segBuf  [2][8]refSeg
+	addrBuf [8]model.Addr
+	arBuf   [8]agentRegionKey
+	runBuf  [8]model.RSKey
 }
+
+// The tables storageInputs copies, as bits of a change mask.
+const (
+	chVolumes uint8 = 1 << iota
+	chRegions
+	chSnaps
+	chUsages
+	chAgentRegions
+	chAgentRunning
+	chPlacement
+	chAll = 1<<iota - 1
+)
+
+// targetRef is one resolved target of a live volume: its address, what it
+// resolved to, and so which agent record keeps it alive.
+type targetRef struct {
+	addr model.Addr
+	kind uint8 // refRW, refRORegion or refROSnapshot
+	// for regions DatasetID and RegionID; for a region snapshot the key
+	key model.RSKey
+}
+
+const (
+	refRW uint8 = iota
+	refRORegion
+	refROSnapshot
+)
+
+// refSeg is one live volume's refs: the volume id and VCR the refs were
+// derived from, and their range in refs.
+type refSeg struct {
+	vol      model.UUID
+	data     *model.VCR
+	off, end int32
+}
+
+type agentRegionKey struct{ ds, region model.UUID }
 
 // storageInputs is everything the storage checks (checkStorage) read: the
 // volume rows (id, soft-delete flag and VCR pointer) and whole tables.
@@ -112,7 +171,13 @@ type resCount struct {
 }
 
 // NewChecker returns a checker for w with every oracle on.
-func NewChecker(w *model.World) *Checker { return &Checker{W: w} }
+func NewChecker(w *model.World) *Checker {
+	ck := &Checker{W: w}
+	ck.refs, ck.nrefs = ck.refBuf[0][:0], ck.refBuf[1][:0]
+	ck.segs, ck.nsegs = ck.segBuf[0][:0], ck.segBuf[1][:0]
+	ck.dirtyAddrs, ck.dirtyAR, ck.dirtyRun = ck.addrBuf[:0], ck.arBuf[:0], ck.runBuf[:0]
+	return ck
+}
 
 func (ck *Checker) on(name string) bool { return len(ck.Disabled) == 0 || !ck.Disabled[name] }
 
@@ -157,12 +222,12 @@ func resolveRW(db *model.DB, a model.Addr) *model.Region {
 
 // resolveRO is read_only_target_to_volume_resource_usage: a region
 // snapshot with that address, not deleting; else a read-only, not deleting
-// region at addr.
-func resolveRO(db *model.DB, a model.Addr) (model.Resource, bool) {
+// region at addr. ds is the dataset of what it found.
+func resolveRO(db *model.DB, a model.Addr) (res model.Resource, ds model.UUID, ok bool) {
 	for i := range db.RegionSnapshots {
 		rs := &db.RegionSnapshots[i]
 		if rs.Addr == a && !rs.Deleting {
-			return model.Resource{Kind: model.UsageRegionSnapshot, RS: rs.Key}, true
+			return model.Resource{Kind: model.UsageRegionSnapshot, RS: rs.Key}, rs.Key.DatasetID, true
 		}
 	}
 	for i := range db.Regions {
@@ -170,11 +235,11 @@ func resolveRO(db *model.DB, a model.Addr) (model.Resource, bool) {
 		if !r.ReadOnly || r.Deleting || !r.HasPort || r.Port != a.Port {
 			continue
 		}
-		if ds := db.Dataset(r.DatasetID); ds != nil && ds.IP == a.IP {
-			return model.Resource{Kind: model.UsageReadOnlyRegion, RegionID: r.ID}, true
+		if d := db.Dataset(r.DatasetID); d != nil && d.IP == a.IP {
+			return model.Resource{Kind: model.UsageReadOnlyRegion, RegionID: r.ID}, r.DatasetID, true
 		}
 	}
-	return model.Resource{}, false
+	return model.Resource{}, 0, false
 }
 
 // roTargets appends every read-only target of v at every level.
@@ -241,24 +306,38 @@ func contains(s []model.UUID, id model.UUID) bool {
 
 // CheckState runs every state invariant and returns the first violation.
 //
-// The storage checks are incremental: they are pure functions of the
-// tables in storageInputs, so when none of those changed since they last
-// passed they would pass again and are skipped. Checker.Full turns the skip
-// off; TestIncrementalStateChecks, TestIncrementalPlacementChanges and
+// The storage checks are incremental, in two levels. They are pure
+// functions of the tables in storageInputs, so when none of those changed
+// since they last passed they would pass again and are skipped. When only
+// volume rows, regions and agent records changed, checkStorageDelta checks
+// again only what those changes can reach. Checker.Full turns both off;
+// TestIncrementalStateChecks, TestIncrementalPlacementChanges,
 // TestReadOnlyShortcutMissesNothing (full against incremental campaigns)
-// prove it.
+// and TestDeltaChecksMatchFull (a full checker beside the incremental one
+// at every step) prove them.
 func (ck *Checker) CheckState() *sim.Violation {
 	if ck.Full {
 		ck.verifyFrozenVCRs()
 	}
-	if ck.storageUnchanged() && !ck.Full {
-		ck.StorageSkips++
-	} else {
+	changed := ck.storageChanges()
+	switch {
+	case ck.Full || changed&(chPlacement|chSnaps|chUsages) != 0:
 		if x := ck.checkStorage(); x != nil {
 			return x
 		}
 		ck.rememberStorage()
 		ck.findHomeless()
+	case changed == 0:
+		ck.StorageSkips++
+	default:
+		ck.DeltaChecks++
+		if x := ck.checkStorageDelta(changed); x != nil {
+			return x
+		}
+		ck.rememberStorage()
+		if changed&(chRegions|chVolumes) != 0 {
+			ck.findHomeless()
+		}
 	}
 	db := ck.W.DB
 	if ck.on(NoOrphanRWRegion) && len(ck.homeless) > 0 {
@@ -301,34 +380,57 @@ func hasVolume(vs []volumeKey, id model.UUID) bool {
 	return false
 }
 
-// storageUnchanged reports whether everything the storage checks read is
-// equal to its copy from the last time they passed. It also notes whether
-// the placement tables (datasets, zpools, disks) are unchanged, so that
-// checkStorage can keep its placement index.
-func (ck *Checker) storageUnchanged() bool {
+// storageChanges reports which of the tables the storage checks read
+// differ from their copies from the last time the checks passed (all of
+// them before the first pass). It also notes whether the placement tables
+// (datasets, zpools, disks) are unchanged, so that checkStorage can keep
+// its placement index.
+func (ck *Checker) storageChanges() uint8 {
 	db, s, c := ck.W.DB, &ck.seen, &ck.cur
 	c.volumes = c.volumes[:0]
 	for i := range db.Volumes {
 		v := &db.Volumes[i]
 		c.volumes = append(c.volumes, volumeKey{v.ID, v.SoftDeleted, v.Data})
 	}
-	ck.placementSame = ck.seenValid && sameBytes(s.datasets, db.Datasets) &&
-		sameBytes(s.zpools, db.Zpools) && sameBytes(s.disks, db.PhysicalDisks)
-	// the tables that change most often first
-	return ck.placementSame && sameBytes(s.regions, db.Regions) &&
-		sameBytes(s.agentRegions, db.Agent.Regions) && sameBytes(s.volumes, c.volumes) &&
-		sameBytes(s.usages, db.Usages) && sameBytes(s.snaps, db.RegionSnapshots) &&
-		sameBytes(s.agentRunning, db.Agent.Running)
+	if !ck.seenValid {
+		ck.placementSame = false
+		return chAll
+	}
+	var m uint8
+	if !sameRows(s.datasets, db.Datasets) || !sameRows(s.zpools, db.Zpools) || !sameRows(s.disks, db.PhysicalDisks) {
+		m |= chPlacement
+	}
+	ck.placementSame = m == 0
+	if !sameRows(s.regions, db.Regions) {
+		m |= chRegions
+	}
+	if !sameRows(s.agentRegions, db.Agent.Regions) {
+		m |= chAgentRegions
+	}
+	if !sameRows(s.volumes, c.volumes) {
+		m |= chVolumes
+	}
+	if !sameRows(s.usages, db.Usages) {
+		m |= chUsages
+	}
+	if !sameRows(s.snaps, db.RegionSnapshots) {
+		m |= chSnaps
+	}
+	if !sameRows(s.agentRunning, db.Agent.Running) {
+		m |= chAgentRunning
+	}
+	return m
 }
 
-// sameBytes reports whether a and b have the same length and the same
-// memory, byte for byte. Equal bytes mean equal fields (the row types hold
-// integers, booleans and, in volumeKey, a pointer compared by address), so
-// a true answer is exact; a false one can be wrong only if two equal rows
-// differed in padding bytes, which costs a needless recheck, never a
-// missed one. It is a memcmp, several times cheaper than comparing field by
-// field.
-func sameBytes[T any](a, b []T) bool {
+// sameRows reports whether a and b hold equal rows. It compares memory
+// first (a memcmp, several times cheaper than comparing field by field)
+// and, only when that differs, the rows field by field: rows with padding
+// (Dataset, Region, ...) can hold equal fields and different padding
+// bytes, because append writes a new element's fields and not the padding
+// of memory growslice did not zero. Equal bytes mean equal fields (the row
+// types hold integers, booleans and, in volumeKey, a pointer compared by
+// address), so the answer is exact either way.
+func sameRows[T comparable](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -336,7 +438,10 @@ func sameBytes[T any](a, b []T) bool {
 		return true
 	}
 	n := len(a) * int(unsafe.Sizeof(a[0]))
-	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), n), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n))
+	if bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), n), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n)) {
+		return true
+	}
+	return slices.Equal(a, b)
 }
 
 // rememberStorage keeps what the storage checks just passed on (no
@@ -353,6 +458,8 @@ func (ck *Checker) rememberStorage() {
 	s.zpools = append(s.zpools[:0], db.Zpools...)
 	s.disks = append(s.disks[:0], db.PhysicalDisks...)
 	ck.seenValid = true
+	ck.refs, ck.nrefs = ck.nrefs, ck.refs
+	ck.segs, ck.nsegs = ck.nsegs, ck.segs
 }
 
 // verifyFrozenVCRs (Full mode) proves what the pointer comparison of VCRs
@@ -382,9 +489,8 @@ func (ck *Checker) checkStorage() *sim.Violation {
 	if !ck.placementSame || ck.Full {
 		ck.buildPlacement()
 	}
-	if len(ck.memoHint) < len(db.Volumes) {
-		ck.memoHint = append(ck.memoHint, make([]int32, len(db.Volumes)-len(ck.memoHint))...)
-	}
+	ck.growMemoHint()
+	ck.nrefs, ck.nsegs = ck.nrefs[:0], ck.nsegs[:0]
 	for i := range db.Volumes {
 		v := &db.Volumes[i]
 		if v.SoftDeleted {
@@ -394,7 +500,22 @@ func (ck *Checker) checkStorage() *sim.Violation {
 			return x
 		}
 	}
-	if ck.on(V2NoSnapshotOfRO) {
+	return ck.checkTables(chAll)
+}
+
+func (ck *Checker) growMemoHint() {
+	if n := len(ck.W.DB.Volumes); len(ck.memoHint) < n {
+		ck.memoHint = append(ck.memoHint, make([]int32, n-len(ck.memoHint))...)
+	}
+}
+
+// checkTables runs the table-wide storage checks (usage rows and region
+// snapshots) whose inputs are among the changed tables; the others passed
+// on the same inputs. None reads the agents.
+func (ck *Checker) checkTables(changed uint8) *sim.Violation {
+	db := ck.W.DB
+	// usage rows, regions
+	if changed&(chUsages|chRegions) != 0 && ck.on(V2NoSnapshotOfRO) {
 		for i := range db.Usages {
 			u := &db.Usages[i]
 			if u.Res.Kind != model.UsageRegionSnapshot {
@@ -405,7 +526,8 @@ func (ck *Checker) checkStorage() *sim.Violation {
 			}
 		}
 	}
-	if ck.on(NoLiveUsageOnFreed) {
+	// usage rows, volumes, regions, region snapshots
+	if changed&(chUsages|chVolumes|chRegions|chSnaps) != 0 && ck.on(NoLiveUsageOnFreed) {
 		for i := range db.Usages {
 			u := &db.Usages[i]
 			v := db.Volume(u.VolumeID)
@@ -426,7 +548,8 @@ func (ck *Checker) checkStorage() *sim.Violation {
 			}
 		}
 	}
-	if ck.on(RSOnRegionDataset) {
+	// region snapshots, regions
+	if changed&(chSnaps|chRegions) != 0 && ck.on(RSOnRegionDataset) {
 		for i := range db.RegionSnapshots {
 			rs := &db.RegionSnapshots[i]
 			if r := db.Region(rs.Key.RegionID); r != nil && r.DatasetID != rs.Key.DatasetID {
@@ -459,6 +582,7 @@ func (ck *Checker) checkLiveVolume(v *model.Volume, row int) *sim.Violation {
 		m = ck.memoFor(v.Data, &ck.memoHint[row])
 		rw, ro = ck.memoAddrs[m.rwOff:m.rwEnd], ck.memoAddrs[m.roOff:m.roEnd]
 	}
+	start := int32(len(ck.nrefs))
 	for _, a := range rw {
 		r := resolveRW(db, a)
 		if r == nil {
@@ -467,29 +591,29 @@ func (ck *Checker) checkLiveVolume(v *model.Volume, row int) *sim.Violation {
 			}
 			continue
 		}
-		if ck.on(NoFreeWhileReferenced) && !ck.agentRegionAlive(r.DatasetID, r.ID) {
-			return violation(NoFreeWhileReferenced, "read-write-region", fmt.Sprintf("live volume %d's read/write target %v is region %d, which its agent has destroyed", v.ID, a, r.ID))
+		ref := targetRef{addr: a, kind: refRW, key: model.RSKey{DatasetID: r.DatasetID, RegionID: r.ID}}
+		if x := ck.checkRefAlive(v.ID, &ref); x != nil {
+			return x
 		}
+		ck.nrefs = append(ck.nrefs, ref)
 	}
 	ck.counts = ck.counts[:0]
 	for _, a := range ro {
-		res, ok := resolveRO(db, a)
+		res, ds, ok := resolveRO(db, a)
 		if !ok {
 			if ck.on(V1TargetResolves) {
 				return violation(V1TargetResolves, "read-only", fmt.Sprintf("live volume %d's read-only target %v resolves to no live region snapshot or read-only region", v.ID, a))
 			}
 			continue
 		}
-		if ck.on(NoFreeWhileReferenced) {
-			if res.Kind == model.UsageRegionSnapshot && !ck.agentRunningAlive(res.RS) {
-				return violation(NoFreeWhileReferenced, "region-snapshot", fmt.Sprintf("live volume %d's read-only target %v is region snapshot %v, whose downstairs its agent has destroyed", v.ID, a, res.RS))
-			}
-			if res.Kind == model.UsageReadOnlyRegion {
-				if r := db.Region(res.RegionID); r != nil && !ck.agentRegionAlive(r.DatasetID, r.ID) {
-					return violation(NoFreeWhileReferenced, "read-only-region", fmt.Sprintf("live volume %d's read-only target %v is region %d, which its agent has destroyed", v.ID, a, r.ID))
-				}
-			}
+		ref := targetRef{addr: a, kind: refROSnapshot, key: res.RS}
+		if res.Kind == model.UsageReadOnlyRegion {
+			ref.kind, ref.key = refRORegion, model.RSKey{DatasetID: ds, RegionID: res.RegionID}
 		}
+		if x := ck.checkRefAlive(v.ID, &ref); x != nil {
+			return x
+		}
+		ck.nrefs = append(ck.nrefs, ref)
 		ck.bump(res, 1, 0)
 	}
 	if ck.on(UsageMatchesVCR) {
@@ -512,7 +636,184 @@ func (ck *Checker) checkLiveVolume(v *model.Volume, row int) *sim.Violation {
 			m.setsPassed = ck.placementGen
 		}
 	}
+	ck.nsegs = append(ck.nsegs, refSeg{vol: v.ID, data: v.Data, off: start, end: int32(len(ck.nrefs))})
 	return nil
+}
+
+// checkRefAlive is no-free-while-referenced for one resolved target of
+// live volume vol: the agent still has what the target resolved to.
+func (ck *Checker) checkRefAlive(vol model.UUID, ref *targetRef) *sim.Violation {
+	if !ck.on(NoFreeWhileReferenced) {
+		return nil
+	}
+	switch ref.kind {
+	case refRW:
+		if !ck.agentRegionAlive(ref.key.DatasetID, ref.key.RegionID) {
+			return violation(NoFreeWhileReferenced, "read-write-region", fmt.Sprintf("live volume %d's read/write target %v is region %d, which its agent has destroyed", vol, ref.addr, ref.key.RegionID))
+		}
+	case refROSnapshot:
+		if !ck.agentRunningAlive(ref.key) {
+			return violation(NoFreeWhileReferenced, "region-snapshot", fmt.Sprintf("live volume %d's read-only target %v is region snapshot %v, whose downstairs its agent has destroyed", vol, ref.addr, ref.key))
+		}
+	case refRORegion:
+		if !ck.agentRegionAlive(ref.key.DatasetID, ref.key.RegionID) {
+			return violation(NoFreeWhileReferenced, "read-only-region", fmt.Sprintf("live volume %d's read-only target %v is region %d, which its agent has destroyed", vol, ref.addr, ref.key.RegionID))
+		}
+	}
+	return nil
+}
+
+// checkStorageDelta is checkStorage when only volume rows, regions and
+// agent records changed since the checks last passed (changed says which).
+// A live volume's checks (checkLiveVolume) are a function of its id and VCR
+// and of the tables, so a volume with the same id and VCR pointer as then
+// passes them again, except where a change reaches it:
+//   - a region row that changed, appeared or vanished (collectDirty compares
+//     the tables row by row) can change how a target with its address
+//     resolves, so a volume with a target at such an address is checked
+//     again in full;
+//   - an agent record that changed can change whether a resolved target is
+//     alive, so the refs keyed by it are checked again.
+//
+// Other volumes keep their refs from the last pass. The first violation is
+// the one checkStorage would report: volumes are visited in the same order
+// and a reused volume's refs are in its check order. A table-wide check
+// runs again only if a table it reads changed.
+func (ck *Checker) checkStorageDelta(changed uint8) *sim.Violation {
+	db := ck.W.DB
+	ck.collectDirty(changed)
+	ck.growMemoHint()
+	ck.nrefs, ck.nsegs = ck.nrefs[:0], ck.nsegs[:0]
+	agents := changed&(chAgentRegions|chAgentRunning) != 0
+	for i := range db.Volumes {
+		v := &db.Volumes[i]
+		if v.SoftDeleted {
+			continue
+		}
+		seg, ok := ck.segFor(v)
+		if !ok || ck.onDirtyAddr(v, i) {
+			if x := ck.checkLiveVolume(v, i); x != nil {
+				return x
+			}
+			continue
+		}
+		ck.VolumesReused++
+		refs := ck.refs[seg.off:seg.end]
+		if agents {
+			for j := range refs {
+				if ck.refDirty(&refs[j]) {
+					if x := ck.checkRefAlive(v.ID, &refs[j]); x != nil {
+						return x
+					}
+				}
+			}
+		}
+		start := int32(len(ck.nrefs))
+		ck.nrefs = append(ck.nrefs, refs...)
+		ck.nsegs = append(ck.nsegs, refSeg{vol: v.ID, data: v.Data, off: start, end: int32(len(ck.nrefs))})
+	}
+	return ck.checkTables(changed)
+}
+
+// segFor finds the refs the last pass derived for v's id and VCR.
+func (ck *Checker) segFor(v *model.Volume) (refSeg, bool) {
+	for _, s := range ck.segs {
+		if s.vol == v.ID && s.data == v.Data {
+			return s, true
+		}
+	}
+	return refSeg{}, false
+}
+
+// onDirtyAddr reports whether a target of v (the volume at row) is in
+// dirtyAddrs.
+func (ck *Checker) onDirtyAddr(v *model.Volume, row int) bool {
+	if len(ck.dirtyAddrs) == 0 {
+		return false
+	}
+	m := ck.memoFor(v.Data, &ck.memoHint[row])
+	for _, a := range ck.memoAddrs[m.rwOff:m.roEnd] {
+		if slices.Contains(ck.dirtyAddrs, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// addDirtyRegion lists the address region row r can resolve a target at:
+// its port on its dataset's IP (the resolvers' match). The placement
+// tables are unchanged on the delta path, so the dataset's IP is as it was
+// for the old version of a row too; a row whose dataset has no row
+// resolves nothing.
+func (ck *Checker) addDirtyRegion(r *model.Region) {
+	if ds := ck.W.DB.Dataset(r.DatasetID); ds != nil {
+		ck.dirtyAddrs = append(ck.dirtyAddrs, model.Addr{IP: ds.IP, Port: r.Port})
+	}
+}
+
+// refDirty reports whether the agent record ref depends on may have
+// changed.
+func (ck *Checker) refDirty(ref *targetRef) bool {
+	if ref.kind == refROSnapshot {
+		return slices.Contains(ck.dirtyRun, ref.key)
+	}
+	return slices.Contains(ck.dirtyAR, agentRegionKey{ref.key.DatasetID, ref.key.RegionID})
+}
+
+// collectDirty lists the keys of the rows that differ between the tables
+// and their copies from the last pass: addresses of regions, keys of agent
+// region and running-snapshot records. Rows are compared position by
+// position and both versions of a changed row count, as does every row
+// beyond the shorter table; so a key not listed has its rows at the same
+// positions with the same contents in both, and any lookup by that key
+// (first match in table order) answers as it did.
+func (ck *Checker) collectDirty(changed uint8) {
+	db, s := ck.W.DB, &ck.seen
+	ck.dirtyAddrs, ck.dirtyAR, ck.dirtyRun = ck.dirtyAddrs[:0], ck.dirtyAR[:0], ck.dirtyRun[:0]
+	if changed&chRegions != 0 {
+		old, cur := s.regions, db.Regions
+		for i := range max(len(old), len(cur)) {
+			switch {
+			case i >= len(old):
+				ck.addDirtyRegion(&cur[i])
+			case i >= len(cur):
+				ck.addDirtyRegion(&old[i])
+			case old[i] != cur[i]:
+				ck.addDirtyRegion(&old[i])
+				ck.addDirtyRegion(&cur[i])
+			}
+		}
+	}
+	if changed&chAgentRegions != 0 {
+		old, cur := s.agentRegions, db.Agent.Regions
+		for i := range max(len(old), len(cur)) {
+			switch {
+			case i >= len(old):
+				ck.dirtyAR = append(ck.dirtyAR, agentRegionKey{cur[i].Dataset, cur[i].Region})
+			case i >= len(cur):
+				ck.dirtyAR = append(ck.dirtyAR, agentRegionKey{old[i].Dataset, old[i].Region})
+			case old[i] != cur[i]:
+				ck.dirtyAR = append(ck.dirtyAR, agentRegionKey{old[i].Dataset, old[i].Region}, agentRegionKey{cur[i].Dataset, cur[i].Region})
+			}
+		}
+	}
+	if changed&chAgentRunning != 0 {
+		old, cur := s.agentRunning, db.Agent.Running
+		for i := range max(len(old), len(cur)) {
+			switch {
+			case i >= len(old):
+				ck.dirtyRun = append(ck.dirtyRun, runKey(&cur[i]))
+			case i >= len(cur):
+				ck.dirtyRun = append(ck.dirtyRun, runKey(&old[i]))
+			case old[i] != cur[i]:
+				ck.dirtyRun = append(ck.dirtyRun, runKey(&old[i]), runKey(&cur[i]))
+			}
+		}
+	}
+}
+
+func runKey(r *model.AgentRunning) model.RSKey {
+	return model.RSKey{DatasetID: r.Dataset, RegionID: r.Region, SnapshotID: r.Snapshot}
 }
 
 // vcrMemo is what the storage checks derive from a VCR tree alone: its
