@@ -220,6 +220,16 @@ type NodeCtx struct {
 	fn         NodeFunc // what the node actor runs (Act)
 }
 
+// newNodeCtx returns a node context from the free list, or a new one.
+func (w *World) newNodeCtx() *NodeCtx {
+	if n := len(w.freeNodeCtx); n > 0 {
+		x := w.freeNodeCtx[n-1]
+		w.freeNodeCtx = w.freeNodeCtx[:n-1]
+		return x
+	}
+	return new(NodeCtx)
+}
+
 // Act is the node actor's body: it runs the node function once.
 func (x *NodeCtx) Act(c *sim.Ctx) {
 	x.Ctx = c
@@ -289,9 +299,13 @@ func (w *World) StartSaga(c spawner, s *Saga) *Saga {
 		return s
 	}
 	w.Sagas = append(w.Sagas, s)
-	s.Actor = c.Spawn(sim.KindSaga, s.Name, func(c *sim.Ctx) { s.execute(c) })
+	s.Actor = c.SpawnRunner(sim.KindSaga, s.Name, s)
 	return s
 }
+
+// Act is the saga actor's body (the saga is its own sim.Runner, so that
+// starting it allocates no closure).
+func (s *Saga) Act(c *sim.Ctx) { s.execute(c) }
 
 // spawner is a sim.Ctx or a sim.Run: anything that can start an actor.
 type spawner interface {
@@ -389,7 +403,10 @@ func (s *Saga) runNode(c *sim.Ctx, idx int, n *Node, undo bool) bool {
 	effective := false // some execution so far took effect
 	for t := 0; t < times; t++ {
 		if n.Kind == NodePure {
-			err = fn(&NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo})
+			x := w.newNodeCtx()
+			*x = NodeCtx{Ctx: c, W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo}
+			err = fn(x) // runs inline: x is free again when it returns
+			w.freeNodeCtx = append(w.freeNodeCtx, x)
 			continue
 		}
 		// Fuzzing faults: an injected failure of the action (it does not
@@ -438,11 +455,18 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool)
 		if ci := s.Inject.Crash; ci.AfterStep > 0 && ci.Node == n.idx && ci.Undo == undo && !s.crashDone {
 			crash = ci.AfterStep
 		}
-		x := &NodeCtx{W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash, fn: fn}
+		x := w.newNodeCtx()
+		*x = NodeCtx{W: w, DB: w.DB, Saga: s, Node: n, Undoing: undo, crashAfter: crash, fn: fn}
 		a := c.SpawnSub(sim.KindNode, s.Name, n.Name, x)
 		a.CrashPermille = w.crashRateAt(s.Name, n.Name)
 		c.Wait(a)
-		if crash > 0 && (a.Killed || x.steps == crash) {
+		// The node actor has ended: the engine holds x no longer (a
+		// worker drops its body when the body returns or unwinds), and
+		// nothing in the model keeps a node context, so x can serve the
+		// next node execution once its results are read here.
+		steps, nodeErr := x.steps, x.err
+		w.freeNodeCtx = append(w.freeNodeCtx, x)
+		if crash > 0 && (a.Killed || steps == crash) {
 			// Inject.Crash: stopped after its crash-th step, or ended
 			// there before its result was recorded.
 			s.crashDone = true
@@ -459,10 +483,10 @@ func (s *Saga) runNodeOnce(c *sim.Ctx, n *Node, fn NodeFunc, undo, earlier bool)
 		// record can still be lost to a crash before it is written.
 		if w.faultCrashAfterNode(c, s, n) {
 			w.Crashes++
-			took = took || (x.err == nil && a.Writes() > 0)
+			took = took || (nodeErr == nil && a.Writes() > 0)
 			continue
 		}
-		return took, x.err
+		return took, nodeErr
 	}
 }
 

@@ -83,6 +83,10 @@ type World struct {
 	// actions are the driver's action actors (for ActionsDone).
 	actions []*sim.Actor
 
+	// freeNodeCtx holds node contexts whose node actor has ended, for the
+	// next node execution (Saga.runNodeOnce).
+	freeNodeCtx []*NodeCtx
+
 	// Events reported by acting steps since the oracles last drained them.
 	Events []Event
 
