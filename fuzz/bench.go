@@ -1,11 +1,13 @@
 package fuzz
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"syscall"
 	"time"
@@ -24,6 +26,12 @@ type BenchOptions struct {
 	Bugs            []string // switches to measure (all if empty)
 	Baseline        bool     // also measure the rapid baseline
 	ThroughRun      int      // runs for the throughput measurement (0: skip it)
+	// ThroughRounds is how many times the one-worker and all-worker
+	// throughput measurements are repeated, alternating (1 is the same as 0).
+	// The report keeps each worker count's median round and the median of
+	// the rounds' scaling ratios: on a shared machine one pair of short
+	// measurements can be off by a fifth.
+	ThroughRounds int `json:"throughput_rounds,omitempty"`
 	// Rates, when > 0, also measures per-run detection rates over this many
 	// runs per (switch, strategy) (RunRates), and relates them to the
 	// baseline's campaign medians of the same invocation.
@@ -35,7 +43,7 @@ type BenchOptions struct {
 func DefaultBenchOptions() BenchOptions {
 	return BenchOptions{Campaigns: 10, MaxRuns: 3000, BaselineMaxRuns: 20000,
 		Strategies: []string{"uniform", "pct", "swarm", "swarm-pct", "buggify-pct", "site-buggify-pct", "test-style-pct", "portfolio-pct"},
-		Baseline:   true, ThroughRun: 3000}
+		Baseline:   true, ThroughRun: 3000, ThroughRounds: 5}
 }
 
 // Cell is one (switch, strategy) measurement.
@@ -138,16 +146,20 @@ func (m Machine) writeHeader(w io.Writer, command string) {
 // BenchReport is RunBench's result.
 type BenchReport struct {
 	Machine
-	Throughput  []Throughput         `json:"throughput"`
-	ByStrategy  []StrategyThroughput `json:"throughput_by_strategy"`
-	Scaling     float64              `json:"scaling_all_vs_one_worker"`
-	PeakRSSMiB  float64              `json:"peak_rss_mib"`
-	Options     BenchOptions         `json:"options"`
-	Rows        []BugRow             `json:"rows"`
-	GeoMeans    []StrategyGeo        `json:"geomean_ratios"`
-	BestGeoMean float64              `json:"best_strategy_geomean_ratio"`
-	Best        string               `json:"best_strategy"`
-	Rates       *RatesReport         `json:"rates,omitempty"`
+	Throughput []Throughput         `json:"throughput"`
+	ByStrategy []StrategyThroughput `json:"throughput_by_strategy"`
+	Scaling    float64              `json:"scaling_all_vs_one_worker"`
+	// ScalingRounds are the rounds' scaling ratios (all workers' runs/s
+	// over one worker's, each round measured back to back); Scaling is
+	// their median.
+	ScalingRounds []float64     `json:"scaling_rounds,omitempty"`
+	PeakRSSMiB    float64       `json:"peak_rss_mib"`
+	Options       BenchOptions  `json:"options"`
+	Rows          []BugRow      `json:"rows"`
+	GeoMeans      []StrategyGeo `json:"geomean_ratios"`
+	BestGeoMean   float64       `json:"best_strategy_geomean_ratio"`
+	Best          string        `json:"best_strategy"`
+	Rates         *RatesReport  `json:"rates,omitempty"`
 }
 
 // RunBench measures everything in one invocation, one thing at a time (so
@@ -192,22 +204,42 @@ func (rep *BenchReport) throughput(o BenchOptions, say func(string, ...any)) err
 	if _, err := (&Campaign{Target: t, Engine: DefaultEngine(), Seed: 1 << 40, Runs: max(o.ThroughRun/5, 1), Workers: runtime.NumCPU()}).Run(); err != nil {
 		return err
 	}
-	for _, w := range []int{1, runtime.NumCPU()} {
-		c := &Campaign{Target: t, Engine: DefaultEngine(), Seed: 1, Runs: o.ThroughRun, Workers: w}
-		c0 := cpuSeconds()
-		s, err := c.Run()
-		if err != nil {
-			return err
+	// Rounds of one worker then all workers (every other round the other
+	// way round, so that a drift in the machine's speed does not favour
+	// one side); each worker count's row is its median round.
+	workers := []int{1, runtime.NumCPU()}
+	rounds := max(o.ThroughRounds, 1)
+	byWorkers := make([][]Throughput, len(workers))
+	for round := range rounds {
+		var tps [2]Throughput
+		for k := range workers {
+			if round%2 == 1 {
+				k = len(workers) - 1 - k
+			}
+			w := workers[k]
+			c := &Campaign{Target: t, Engine: DefaultEngine(), Seed: 1, Runs: o.ThroughRun, Workers: w}
+			c0 := cpuSeconds()
+			s, err := c.Run()
+			if err != nil {
+				return err
+			}
+			tp := Throughput{Workers: w, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS, CPUSec: cpuSeconds() - c0}
+			if tp.CPUSec > 0 {
+				tp.StepsPerCPUSec = float64(s.Steps) / tp.CPUSec
+			}
+			tps[k] = tp
+			byWorkers[k] = append(byWorkers[k], tp)
+			say("throughput (round %d/%d): %d worker(s): %.0f runs/s, %.0f steps/s, %.0f steps per CPU-second", round+1, rounds, w, s.RunsPerSec, s.StepsPerS, tp.StepsPerCPUSec)
 		}
-		tp := Throughput{Workers: w, Runs: s.Runs, RunsPerSec: s.RunsPerSec, StepsPerS: s.StepsPerS, CPUSec: cpuSeconds() - c0}
-		if tp.CPUSec > 0 {
-			tp.StepsPerCPUSec = float64(s.Steps) / tp.CPUSec
+		if tps[0].RunsPerSec > 0 {
+			rep.ScalingRounds = append(rep.ScalingRounds, tps[1].RunsPerSec/tps[0].RunsPerSec)
 		}
-		rep.Throughput = append(rep.Throughput, tp)
-		say("throughput: %d worker(s): %.0f runs/s, %.0f steps/s, %.0f steps per CPU-second", w, s.RunsPerSec, s.StepsPerS, tp.StepsPerCPUSec)
 	}
-	if len(rep.Throughput) == 2 && rep.Throughput[0].RunsPerSec > 0 {
-		rep.Scaling = rep.Throughput[1].RunsPerSec / rep.Throughput[0].RunsPerSec
+	for _, tps := range byWorkers {
+		rep.Throughput = append(rep.Throughput, medianRound(tps))
+	}
+	if len(rep.ScalingRounds) > 0 {
+		rep.Scaling = median(rep.ScalingRounds)
 	}
 	// Per strategy, one worker: a strategy changes what a step costs (hot
 	// faults respawn crashed nodes; the test-style shape keeps more
@@ -234,6 +266,14 @@ func (rep *BenchReport) throughput(o BenchOptions, say func(string, ...any)) err
 		rep.PeakRSSMiB = float64(ru.Maxrss) / 1024 // Linux: KiB
 	}
 	return nil
+}
+
+// medianRound is the round with the median runs per second (the lower of
+// the two middle ones for an even count).
+func medianRound(tps []Throughput) Throughput {
+	s := slices.Clone(tps)
+	slices.SortFunc(s, func(a, b Throughput) int { return cmp.Compare(a.RunsPerSec, b.RunsPerSec) })
+	return s[(len(s)-1)/2]
 }
 
 // campaigns runs the detection campaigns (skipped when o.Campaigns is 0).
@@ -500,7 +540,12 @@ func (rep *BenchReport) writeThroughput(w io.Writer) {
 	for _, t := range rep.Throughput {
 		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2f | %.0f |\n", t.Workers, t.Runs, t.RunsPerSec, t.StepsPerS, t.CPUSec, t.StepsPerCPUSec)
 	}
-	fmt.Fprintf(w, "\nScaling from 1 to %d workers: %.2fx. Peak RSS of the whole process: %.0f MiB.\n\n", rep.CPUs, rep.Scaling, rep.PeakRSSMiB)
+	if n := len(rep.ScalingRounds); n > 1 {
+		fmt.Fprintf(w, "\nEach row is the median of %d rounds (one worker and %d workers measured back to back in each round, %d runs each). Scaling from 1 to %d workers: %.2fx, the median of the rounds' ratios (%.2fx to %.2fx). Peak RSS of the whole process: %.0f MiB.\n\n",
+			n, rep.CPUs, rep.Throughput[0].Runs, rep.CPUs, rep.Scaling, slices.Min(rep.ScalingRounds), slices.Max(rep.ScalingRounds), rep.PeakRSSMiB)
+	} else {
+		fmt.Fprintf(w, "\nScaling from 1 to %d workers: %.2fx. Peak RSS of the whole process: %.0f MiB.\n\n", rep.CPUs, rep.Scaling, rep.PeakRSSMiB)
+	}
 	if len(rep.ByStrategy) > 0 {
 		fmt.Fprintf(w, "Per strategy (default workload, one worker, %d runs each; the rows above use the default strategy, %s):\n\n| strategy | runs/s | atomic steps/s | atomic steps per CPU-second | steps per run |\n|---|---|---|---|---|\n", rep.ByStrategy[0].Runs, DefaultEngine().Strategy)
 		for _, t := range rep.ByStrategy {

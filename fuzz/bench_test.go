@@ -133,13 +133,16 @@ func TestRunBenchSmall(t *testing.T) {
 		t.Skip("short")
 	}
 	o := BenchOptions{Campaigns: 2, MaxRuns: 40, BaselineMaxRuns: 40, Strategies: []string{"buggify-pct"},
-		Bugs: []string{"hard-delete-volume-with-lingering-regions"}, Baseline: true, ThroughRun: 10}
+		Bugs: []string{"hard-delete-volume-with-lingering-regions"}, Baseline: true, ThroughRun: 10, ThroughRounds: 3}
 	rep, err := RunBench(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Throughput) == 0 || rep.Throughput[0].Runs != 10 || rep.Throughput[0].StepsPerS <= 0 {
+	if len(rep.Throughput) != 2 || rep.Throughput[0].Runs != 10 || rep.Throughput[0].StepsPerS <= 0 {
 		t.Fatalf("throughput: %+v", rep.Throughput)
+	}
+	if len(rep.ScalingRounds) != 3 || rep.Scaling != median(rep.ScalingRounds) {
+		t.Fatalf("scaling %v is not the median of the rounds %v", rep.Scaling, rep.ScalingRounds)
 	}
 	if len(rep.ByStrategy) != 1 || rep.ByStrategy[0].Strategy != "buggify-pct" || rep.ByStrategy[0].StepsPerRun <= 0 {
 		t.Fatalf("throughput by strategy: %+v", rep.ByStrategy)
@@ -227,5 +230,22 @@ func TestBootstrapGeoMean(t *testing.T) {
 	}
 	if !(lo < point && point < hi) {
 		t.Errorf("interval [%v, %v] does not bracket the point estimate %v", lo, hi, point)
+	}
+}
+
+// TestMedianRound: a worker count's row is its median round by runs/s (the
+// lower middle one for an even count), whole (its other fields with it).
+func TestMedianRound(t *testing.T) {
+	tp := func(rps, cpu float64) Throughput { return Throughput{RunsPerSec: rps, CPUSec: cpu} }
+	if got := medianRound([]Throughput{tp(3, 0.3), tp(1, 0.1), tp(2, 0.2)}); got != tp(2, 0.2) {
+		t.Errorf("odd: %+v", got)
+	}
+	if got := medianRound([]Throughput{tp(4, 0.4), tp(1, 0.1), tp(3, 0.3), tp(2, 0.2)}); got != tp(2, 0.2) {
+		t.Errorf("even: %+v", got)
+	}
+	in := []Throughput{tp(2, 0), tp(1, 0)}
+	medianRound(in)
+	if in[0].RunsPerSec != 2 {
+		t.Error("medianRound reordered its argument")
 	}
 }

@@ -20,6 +20,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	bugs := fs.String("bugs", "", "comma-separated switches to measure (default: all; see 'rsrsim list bugs')")
 	noBaseline := fs.Bool("no-baseline", false, "skip the rapid baseline")
 	through := fs.Int("throughput-runs", o.ThroughRun, "runs for the throughput measurement (0: skip it)")
+	rounds := fs.Int("throughput-rounds", o.ThroughRounds, "rounds of the throughput measurement (one worker and all workers back to back in each); the report keeps the medians")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	md := fs.Bool("markdown", false, "print the report as the markdown tables of BENCHMARKS.md")
 	save := fs.String("save", "", "also write the report as JSON (every campaign's CPU-seconds included) to this file")
@@ -36,10 +37,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if *campaigns+*through+*rates == 0 {
 		return fail(stderr, "bench", fmt.Errorf("nothing to measure: --campaigns, --throughput-runs and --rates are all 0"))
 	}
-	if *maxRuns < 1 || *baseRuns < 1 {
-		return fail(stderr, "bench", fmt.Errorf("--max-runs and --baseline-max-runs must be at least 1"))
+	if *maxRuns < 1 || *baseRuns < 1 || *rounds < 1 {
+		return fail(stderr, "bench", fmt.Errorf("--max-runs, --baseline-max-runs and --throughput-rounds must be at least 1"))
 	}
-	o.Campaigns, o.MaxRuns, o.BaselineMaxRuns, o.ThroughRun, o.Baseline, o.Rates = *campaigns, *maxRuns, *baseRuns, *through, !*noBaseline, *rates
+	o.Campaigns, o.MaxRuns, o.BaselineMaxRuns, o.ThroughRun, o.ThroughRounds, o.Baseline, o.Rates = *campaigns, *maxRuns, *baseRuns, *through, *rounds, !*noBaseline, *rates
 	o.Strategies = strings.Split(*strategies, ",")
 	for _, s := range o.Strategies {
 		e := fuzz.DefaultEngine()

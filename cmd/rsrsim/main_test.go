@@ -92,6 +92,7 @@ func TestBadInputExits2WithOneLine(t *testing.T) {
 		"bench bad strat":  {"bench", "--strategies", "pct,nope"},
 		"bench bad rates":  {"bench", "--rates", "-1"},
 		"bench nothing":    {"bench", "--campaigns", "0", "--throughput-runs", "0"},
+		"bench rounds":     {"bench", "--throughput-rounds", "0"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -207,7 +208,7 @@ func TestListStrategiesDescribesEveryStrategy(t *testing.T) {
 func TestBenchSavesJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bench.json")
 	code, out, stderr := run(t, "bench", "--campaigns", "2", "--max-runs", "20", "--baseline-max-runs", "20",
-		"--strategies", "pct", "--bugs", "hard-delete-volume-with-lingering-regions", "--throughput-runs", "4", "--save", path)
+		"--strategies", "pct", "--bugs", "hard-delete-volume-with-lingering-regions", "--throughput-runs", "4", "--throughput-rounds", "3", "--save", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -224,12 +225,16 @@ func TestBenchSavesJSON(t *testing.T) {
 				CPU []float64 `json:"campaign_cpu_seconds"`
 			} `json:"cells"`
 		} `json:"rows"`
+		ScalingRounds []float64 `json:"scaling_rounds"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Rows) != 1 || len(rep.Rows[0].Cells) != 2 || len(rep.Rows[0].Cells[1].CPU) != 2 {
 		t.Fatalf("saved report: %s", b)
+	}
+	if len(rep.ScalingRounds) != 3 || !strings.Contains(out, "the median of 3 rounds") {
+		t.Fatalf("want 3 throughput rounds in the report: %v\n%s", rep.ScalingRounds, out)
 	}
 }
 
