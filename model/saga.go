@@ -260,17 +260,22 @@ var (
 	opSagaStart = sim.RegisterOp("saga start")
 )
 
-// Subsaga inlines sub's stages into a parent saga, bracketed by steno's
-// SubsagaStart and SubsagaEnd nodes (spec 20 §1.1).
-func Subsaga(name string, sub [][]Node) [][]Node {
-	out := make([][]Node, 0, len(sub)+2)
-	out = append(out, []Node{{Name: name + ".start", Kind: NodePure, Action: nopNode}})
-	out = append(out, sub...)
-	out = append(out, []Node{{Name: name + ".end", Kind: NodePure, Action: nopNode}})
-	return out
+func nopNode(*NodeCtx) error { return nil }
+
+// seq returns one stage per node, in order: a chain, the usual shape of a
+// saga DAG. The nodes share one array and the stages another, so a saga
+// instance's DAG costs two allocations rather than one per stage.
+func seq(nodes ...Node) [][]Node {
+	return appendSeq(make([][]Node, 0, len(nodes)), nodes...)
 }
 
-func nopNode(*NodeCtx) error { return nil }
+// appendSeq appends seq(nodes...)'s stages to dst.
+func appendSeq(dst [][]Node, nodes ...Node) [][]Node {
+	for i := range nodes {
+		dst = append(dst, nodes[i:i+1:i+1])
+	}
+	return dst
+}
 
 // StartSaga creates a saga actor. For a user request, the caller then waits
 // for s.Actor (saga_execute); a task does not (saga_start).

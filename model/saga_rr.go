@@ -157,20 +157,20 @@ type rrStart struct {
 // NewRRStartSaga builds region-replacement-start for request q.
 func (w *World) NewRRStartSaga(q RRequest) *Saga {
 	st := &rrStart{req: q}
-	stages := [][]Node{
-		{{Name: "saga_id", Kind: NodePure, Action: genID(&st.sagaID)}},
-		{{Name: "new_volume_id", Kind: NodePure, Action: genID(&st.tvID)}},
-		{{Name: "set_saga_id", Action: st.setSagaID, Undo: st.setSagaIDUndo}},
-		{{Name: "existing_datasets_and_regions", Action: st.getExisting}},
-		{{Name: "new_datasets_and_regions", Action: st.allocNewRegion, Undo: st.allocNewRegionUndo}},
-		{{Name: "new_dataset_and_region", Kind: NodePure, Action: st.findNewRegion}},
-		{{Name: "ensured_dataset_and_region", Action: st.newRegionEnsure, Undo: st.newRegionEnsureUndo}},
-		{{Name: "old_region_address", Action: st.getOldRegionAddress}},
-		{{Name: "old_region_volume_id", Action: st.getOldRegionVolumeID}},
-		{{Name: "replace_region_in_volume", Action: st.replaceRegion, Undo: st.replaceRegionUndo}},
-		{{Name: "create_fake_volume", Action: st.createFakeVolume, Undo: st.createFakeVolumeUndo}},
-		{{Name: "update_request_record", Action: st.updateRequestRecord}},
-	}
+	stages := seq(
+		Node{Name: "saga_id", Kind: NodePure, Action: genID(&st.sagaID)},
+		Node{Name: "new_volume_id", Kind: NodePure, Action: genID(&st.tvID)},
+		Node{Name: "set_saga_id", Action: st.setSagaID, Undo: st.setSagaIDUndo},
+		Node{Name: "existing_datasets_and_regions", Action: st.getExisting},
+		Node{Name: "new_datasets_and_regions", Action: st.allocNewRegion, Undo: st.allocNewRegionUndo},
+		Node{Name: "new_dataset_and_region", Kind: NodePure, Action: st.findNewRegion},
+		Node{Name: "ensured_dataset_and_region", Action: st.newRegionEnsure, Undo: st.newRegionEnsureUndo},
+		Node{Name: "old_region_address", Action: st.getOldRegionAddress},
+		Node{Name: "old_region_volume_id", Action: st.getOldRegionVolumeID},
+		Node{Name: "replace_region_in_volume", Action: st.replaceRegion, Undo: st.replaceRegionUndo},
+		Node{Name: "create_fake_volume", Action: st.createFakeVolume, Undo: st.createFakeVolumeUndo},
+		Node{Name: "update_request_record", Action: st.updateRequestRecord},
+	)
 	return &Saga{Name: "region-replacement-start", Stages: stages, Inject: NoInject}
 }
 

@@ -69,30 +69,32 @@ type rsrStart struct {
 func (w *World) NewRSRStartSaga(q RSRequest) *Saga {
 	st := &rsrStart{req: q}
 	pre := w.DB.Cfg.Switches.NoNewRegionVolume
-	stages := [][]Node{
-		{{Name: "saga_id", Kind: NodePure, Action: genID(&st.sagaID)}},
-		{{Name: "new_volume_id", Kind: NodePure, Action: genID(&st.stashID)}},
-	}
-	if !pre {
-		stages = append(stages, []Node{{Name: "new_region_volume_id", Kind: NodePure, Action: genID(&st.nrvID)}})
-	}
-	stages = append(stages,
-		[]Node{{Name: "set_saga_id", Action: st.setSagaID, Undo: st.setSagaIDUndo}},
-		[]Node{{Name: "get_alloc_region_params", Action: st.getAllocRegionParams}},
-		[]Node{{Name: "alloc_new_region", Action: st.allocNewRegion, Undo: st.allocNewRegionUndo}},
-		[]Node{{Name: "find_new_region", Kind: NodePure, Action: st.findNewRegion}},
-		[]Node{{Name: "new_region_ensure_undo", Action: nopNode, Undo: st.newRegionEnsureUndo}},
-		[]Node{{Name: "new_region_ensure", Action: st.newRegionEnsure}},
+	nodes := make([]Node, 0, 15)
+	nodes = append(nodes,
+		Node{Name: "saga_id", Kind: NodePure, Action: genID(&st.sagaID)},
+		Node{Name: "new_volume_id", Kind: NodePure, Action: genID(&st.stashID)},
 	)
 	if !pre {
-		stages = append(stages, []Node{{Name: "new_region_volume_create", Action: st.newRegionVolumeCreate, Undo: st.newRegionVolumeCreateUndo}})
+		nodes = append(nodes, Node{Name: "new_region_volume_id", Kind: NodePure, Action: genID(&st.nrvID)})
 	}
-	stages = append(stages,
-		[]Node{{Name: "get_old_snapshot_volume_id", Action: st.getOldSnapshotVolumeID}},
-		[]Node{{Name: "create_fake_volume", Action: st.createFakeVolume, Undo: st.createFakeVolumeUndo}},
-		[]Node{{Name: "replace_snapshot_in_volume", Action: st.replaceSnapshotInVolume, Undo: st.replaceSnapshotInVolumeUndo}},
-		[]Node{{Name: "update_request_record", Action: st.updateRequestRecord}},
+	nodes = append(nodes,
+		Node{Name: "set_saga_id", Action: st.setSagaID, Undo: st.setSagaIDUndo},
+		Node{Name: "get_alloc_region_params", Action: st.getAllocRegionParams},
+		Node{Name: "alloc_new_region", Action: st.allocNewRegion, Undo: st.allocNewRegionUndo},
+		Node{Name: "find_new_region", Kind: NodePure, Action: st.findNewRegion},
+		Node{Name: "new_region_ensure_undo", Action: nopNode, Undo: st.newRegionEnsureUndo},
+		Node{Name: "new_region_ensure", Action: st.newRegionEnsure},
 	)
+	if !pre {
+		nodes = append(nodes, Node{Name: "new_region_volume_create", Action: st.newRegionVolumeCreate, Undo: st.newRegionVolumeCreateUndo})
+	}
+	nodes = append(nodes,
+		Node{Name: "get_old_snapshot_volume_id", Action: st.getOldSnapshotVolumeID},
+		Node{Name: "create_fake_volume", Action: st.createFakeVolume, Undo: st.createFakeVolumeUndo},
+		Node{Name: "replace_snapshot_in_volume", Action: st.replaceSnapshotInVolume, Undo: st.replaceSnapshotInVolumeUndo},
+		Node{Name: "update_request_record", Action: st.updateRequestRecord},
+	)
+	stages := seq(nodes...)
 	return &Saga{Name: "region-snapshot-replacement-start", Stages: stages, Inject: NoInject}
 }
 

@@ -188,3 +188,27 @@ func TestSagaCrashRerunsNodeFromStart(t *testing.T) {
 		t.Fatal("no crash ever happened at 30% crash rates")
 	}
 }
+
+// TestSeqStages: seq makes one stage per node, in order, over one shared
+// node array; a stage cannot grow into its neighbour (appending to one
+// copies it), and appendSeq adds the same stages to what is there.
+func TestSeqStages(t *testing.T) {
+	a, b, c := Node{Name: "a"}, Node{Name: "b"}, Node{Name: "c"}
+	st := seq(a, b, c)
+	if len(st) != 3 || st[0][0].Name != "a" || st[1][0].Name != "b" || st[2][0].Name != "c" {
+		t.Fatalf("seq: %v", st)
+	}
+	for i := range st {
+		if len(st[i]) != 1 || cap(st[i]) != 1 {
+			t.Fatalf("stage %d: len %d cap %d", i, len(st[i]), cap(st[i]))
+		}
+	}
+	_ = append(st[0], Node{Name: "x"})
+	if st[1][0].Name != "b" {
+		t.Fatal("appending to a stage overwrote the next one")
+	}
+	more := appendSeq([][]Node{{{Name: "p"}, {Name: "q"}}}, a, b)
+	if len(more) != 3 || len(more[0]) != 2 || more[2][0].Name != "b" {
+		t.Fatalf("appendSeq: %v", more)
+	}
+}

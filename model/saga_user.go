@@ -113,17 +113,17 @@ type diskCreate struct {
 func (w *World) NewDiskCreateSaga(src DiskSource) *Saga {
 	st := &diskCreate{src: src}
 	s := &Saga{Name: "disk-create", User: true, Inject: NoInject, out: st}
-	s.Stages = [][]Node{
-		{{Name: "disk_id", Kind: NodePure, Action: genID(&st.diskID)}},
-		{{Name: "volume_id", Kind: NodePure, Action: genID(&st.volID)}},
-		{{Name: "created_disk", Action: st.createDiskRecord, Undo: st.createDiskRecordUndo}},
-		{{Name: "datasets_and_regions", Action: st.allocRegions, Undo: st.allocRegionsUndo}},
-		{{Name: "no_result", Kind: NodePure, Action: nopNode}}, // SPACE_ACCOUNT
-		{{Name: "regions_ensure_undo", Action: nopNode, Undo: st.regionsEnsureUndo}},
-		{{Name: "regions_ensure", Action: st.regionsEnsure}},
-		{{Name: "created_volume", Action: st.createVolumeRecord, Undo: st.createVolumeRecordUndo}},
-		{{Name: "disk_runtime", Action: st.finalizeDiskRecord}},
-	}
+	s.Stages = seq(
+		Node{Name: "disk_id", Kind: NodePure, Action: genID(&st.diskID)},
+		Node{Name: "volume_id", Kind: NodePure, Action: genID(&st.volID)},
+		Node{Name: "created_disk", Action: st.createDiskRecord, Undo: st.createDiskRecordUndo},
+		Node{Name: "datasets_and_regions", Action: st.allocRegions, Undo: st.allocRegionsUndo},
+		Node{Name: "no_result", Kind: NodePure, Action: nopNode}, // SPACE_ACCOUNT
+		Node{Name: "regions_ensure_undo", Action: nopNode, Undo: st.regionsEnsureUndo},
+		Node{Name: "regions_ensure", Action: st.regionsEnsure},
+		Node{Name: "created_volume", Action: st.createVolumeRecord, Undo: st.createVolumeRecordUndo},
+		Node{Name: "disk_runtime", Action: st.finalizeDiskRecord},
+	)
 	return s
 }
 
@@ -326,42 +326,43 @@ type snapCreate struct {
 // API-time choice: the disk is not attached to an instance with a VMM.
 func (w *World) NewSnapshotCreateSaga(disk UUID, pantry bool) *Saga {
 	st := &snapCreate{disk: disk, pantry: pantry}
-	stages := [][]Node{
-		{{Name: "snapshot_id", Kind: NodePure, Action: genID(&st.snapID)}},
-		{{Name: "volume_id", Kind: NodePure, Action: genID(&st.svID)}},
-		{{Name: "destination_volume_id", Kind: NodePure, Action: genID(&st.dstID)}},
-		{{Name: "lock_id", Kind: NodePure, Action: genID(&st.lockID)}},
-		{{Name: "volume_lock", Action: st.takeVolumeLock, Undo: st.takeVolumeLockUndo}},
-		{{Name: "datasets_and_regions", Action: st.allocRegions, Undo: st.allocRegionsUndo}},
+	nodes := make([]Node, 0, 22)
+	nodes = append(nodes,
+		Node{Name: "snapshot_id", Kind: NodePure, Action: genID(&st.snapID)},
+		Node{Name: "volume_id", Kind: NodePure, Action: genID(&st.svID)},
+		Node{Name: "destination_volume_id", Kind: NodePure, Action: genID(&st.dstID)},
+		Node{Name: "lock_id", Kind: NodePure, Action: genID(&st.lockID)},
+		Node{Name: "volume_lock", Action: st.takeVolumeLock, Undo: st.takeVolumeLockUndo},
+		Node{Name: "datasets_and_regions", Action: st.allocRegions, Undo: st.allocRegionsUndo},
 		// ssc_regions_ensure_undo: delete_crucible_regions of the destination regions
-		{{Name: "regions_ensure_undo", Action: nopNode, Undo: func(x *NodeCtx) error { return deleteRegionsOnAgents(x, st.dstRegs) }}},
-		{{Name: "regions_ensure", Action: st.regionsEnsure}},
-		{{Name: "created_destination_volume", Action: st.createDestinationVolume, Undo: st.createDestinationVolumeUndo}},
-		{{Name: "created_snapshot", Action: st.createSnapshotRecord, Undo: st.createSnapshotRecordUndo}},
-		{{Name: "no_result", Kind: NodePure, Action: nopNode}}, // SPACE_ACCOUNT
-	}
-	if pantry {
-		stages = append(stages,
-			[]Node{{Name: "pantry_address", Kind: NodePure, Action: nopNode}},
-			[]Node{{Name: "disk_generation_number", Action: st.attachDiskToPantry, Undo: st.attachDiskToPantryUndo}},
-			[]Node{{Name: "call_pantry_attach_for_disk", Action: st.callPantryAttach, Undo: st.pantryDetachUndo}},
-			[]Node{{Name: "call_pantry_snapshot_for_disk", Action: st.takeDiskSnapshot, Undo: st.deleteDiskSnapshotsUndo}},
-			[]Node{{Name: "call_pantry_detach_for_disk", Action: st.pantryCall}},
-		)
-	} else {
-		stages = append(stages,
-			[]Node{{Name: "snapshot_request", Action: st.takeDiskSnapshot, Undo: st.deleteDiskSnapshotsUndo}})
-	}
-	stages = append(stages,
-		[]Node{{Name: "start_running_snapshot_undo", Action: nopNode, Undo: st.startRunningSnapshotUndo}},
-		[]Node{{Name: "replace_sockets_map", Action: st.startRunningSnapshot}},
-		[]Node{{Name: "created_volume", Action: st.createVolumeRecord, Undo: st.createVolumeRecordUndo}},
-		[]Node{{Name: "finalized_snapshot", Action: st.finalizeSnapshotRecord}},
+		Node{Name: "regions_ensure_undo", Action: nopNode, Undo: func(x *NodeCtx) error { return deleteRegionsOnAgents(x, st.dstRegs) }},
+		Node{Name: "regions_ensure", Action: st.regionsEnsure},
+		Node{Name: "created_destination_volume", Action: st.createDestinationVolume, Undo: st.createDestinationVolumeUndo},
+		Node{Name: "created_snapshot", Action: st.createSnapshotRecord, Undo: st.createSnapshotRecordUndo},
+		Node{Name: "no_result", Kind: NodePure, Action: nopNode}, // SPACE_ACCOUNT
 	)
 	if pantry {
-		stages = append(stages, []Node{{Name: "detach_disk_from_pantry", Action: st.detachDiskFromPantry}})
+		nodes = append(nodes,
+			Node{Name: "pantry_address", Kind: NodePure, Action: nopNode},
+			Node{Name: "disk_generation_number", Action: st.attachDiskToPantry, Undo: st.attachDiskToPantryUndo},
+			Node{Name: "call_pantry_attach_for_disk", Action: st.callPantryAttach, Undo: st.pantryDetachUndo},
+			Node{Name: "call_pantry_snapshot_for_disk", Action: st.takeDiskSnapshot, Undo: st.deleteDiskSnapshotsUndo},
+			Node{Name: "call_pantry_detach_for_disk", Action: st.pantryCall},
+		)
+	} else {
+		nodes = append(nodes, Node{Name: "snapshot_request", Action: st.takeDiskSnapshot, Undo: st.deleteDiskSnapshotsUndo})
 	}
-	stages = append(stages, []Node{{Name: "volume_unlock", Action: st.releaseVolumeLock}})
+	nodes = append(nodes,
+		Node{Name: "start_running_snapshot_undo", Action: nopNode, Undo: st.startRunningSnapshotUndo},
+		Node{Name: "replace_sockets_map", Action: st.startRunningSnapshot},
+		Node{Name: "created_volume", Action: st.createVolumeRecord, Undo: st.createVolumeRecordUndo},
+		Node{Name: "finalized_snapshot", Action: st.finalizeSnapshotRecord},
+	)
+	if pantry {
+		nodes = append(nodes, Node{Name: "detach_disk_from_pantry", Action: st.detachDiskFromPantry})
+	}
+	nodes = append(nodes, Node{Name: "volume_unlock", Action: st.releaseVolumeLock})
+	stages := seq(nodes...)
 	return &Saga{Name: "snapshot-create", User: true, Stages: stages, Inject: NoInject, out: st}
 }
 

@@ -30,22 +30,31 @@ type volDeleteState struct {
 	freed     FreedResources    // FIND_FREED_CRUCIBLE_REGIONS output
 }
 
-// VolumeDeleteSubsaga returns the nodes of a volume-delete subsaga on
-// volume, ready to inline into a parent saga with Subsaga.
+// VolumeDeleteSubsaga returns the stages of a volume-delete subsaga on
+// volume, ready to inline into a parent saga: bracketed by steno's
+// SubsagaStart and SubsagaEnd nodes (spec 20 §1.1), named name.start and
+// name.end.
 func (w *World) VolumeDeleteSubsaga(name string, volume UUID) [][]Node {
 	st := &volDeleteState{volume: volume}
-	return Subsaga(name, [][]Node{
-		{{Name: "decrease_crucible_resource_count", Action: st.decreaseResourceCount}},
-		{
-			{Name: "delete_crucible_regions", Action: st.deleteCrucibleRegions},
-			{Name: "delete_crucible_running_snapshots", Action: st.deleteRunningSnapshots},
-		},
-		{{Name: "delete_crucible_snapshots", Action: st.deleteSnapshots}},
-		{{Name: "delete_crucible_snapshot_records", Action: st.deleteSnapshotRecords}},
-		{{Name: "find_freed_crucible_regions", Action: st.findFreedRegions}},
-		{{Name: "delete_freed_crucible_regions", Action: st.deleteFreedRegions}},
-		{{Name: "hard_delete_volume_record", Action: st.hardDeleteVolumeRecord}},
+	// The start node, the chain with one parallel stage, the end node:
+	// four allocations rather than one per stage.
+	stages := make([][]Node, 0, 10)
+	stages = appendSeq(stages,
+		Node{Name: name + ".start", Kind: NodePure, Action: nopNode},
+		Node{Name: "decrease_crucible_resource_count", Action: st.decreaseResourceCount},
+	)
+	stages = append(stages, []Node{
+		{Name: "delete_crucible_regions", Action: st.deleteCrucibleRegions},
+		{Name: "delete_crucible_running_snapshots", Action: st.deleteRunningSnapshots},
 	})
+	return appendSeq(stages,
+		Node{Name: "delete_crucible_snapshots", Action: st.deleteSnapshots},
+		Node{Name: "delete_crucible_snapshot_records", Action: st.deleteSnapshotRecords},
+		Node{Name: "find_freed_crucible_regions", Action: st.findFreedRegions},
+		Node{Name: "delete_freed_crucible_regions", Action: st.deleteFreedRegions},
+		Node{Name: "hard_delete_volume_record", Action: st.hardDeleteVolumeRecord},
+		Node{Name: name + ".end", Kind: NodePure, Action: nopNode},
+	)
 }
 
 // decreaseResourceCount is svd_decrease_crucible_resource_count: the
