@@ -95,9 +95,11 @@ func TestReadOnlyShortcutMissesNothing(t *testing.T) {
 // after every step the incremental one checks, and both must report the
 // same violation (signature and detail) or none. The model's own runs seldom
 // break a storage invariant, so after a quarter of the steps the test also
-// corrupts the world (mutateStorage: a region, agent record, volume row or
-// usage row changed, moved or removed), has both checkers judge it, and
-// undoes the change before the model goes on. Both profiles run, with no
+// corrupts the world (mutateStorage: a region, agent record, volume row,
+// usage row or dataset changed, moved or removed, or a storage oracle
+// turned on or off), has both checkers judge it, and undoes the change
+// before the model goes on; every other time it makes a second change on
+// top first and undoes that one first. Both profiles run, with no
 // switch, with no switch and the per-volume oracles off (they would shadow
 // the table-wide ones), and with each pre-fix switch. The delta path must
 // have reported every storage oracle the mutations can break; otherwise
@@ -152,8 +154,14 @@ func TestDeltaChecksMatchFull(t *testing.T) {
 				}
 				r := sim.NewRun(sim.Config{StepMillis: eng.StepMillis, MaxSteps: tg.DefaultMaxSteps(), Knobs: tg.Knobs(), NoRecord: true}, sim.NewPRNG(seed), st)
 				w, ck := rt.Prepare(r)
+				// one disabled set for both, which the mutations may change
+				dis := maps.Clone(ck.Disabled)
+				if dis == nil {
+					dis = map[string]bool{}
+				}
+				ck.Disabled = dis
 				full := invariants.NewChecker(w)
-				full.Full, full.Disabled = true, ck.Disabled
+				full.Full, full.Disabled = true, dis
 				rng := rand.New(rand.NewPCG(seed, 7046))
 				fast := r.AfterStep
 				r.AfterStep = func(r *sim.Run, e *sim.Entry) *sim.Violation {
@@ -174,8 +182,16 @@ func TestDeltaChecksMatchFull(t *testing.T) {
 						return v
 					}
 					if rng.IntN(4) == 0 {
-						undo, what := mutateStorage(w.DB, rng)
+						undo, what := mutateStorage(w.DB, dis, rng)
 						compare(where+" after "+what, ck, full)
+						if rng.IntN(2) == 0 {
+							// a second change on top, undone first: a state
+							// judged with an oracle off, then with it on
+							undo2, what2 := mutateStorage(w.DB, dis, rng)
+							compare(where+" after "+what+", then "+what2, ck, full)
+							undo2()
+							compare(where+" after "+what+" (undoing "+what2+")", ck, full)
+						}
 						undo()
 						compare(where+" after undoing "+what, ck, full)
 					}
@@ -200,21 +216,34 @@ func TestDeltaChecksMatchFull(t *testing.T) {
 	}
 }
 
-// mutateStorage makes one random change to a table the storage checks read
-// (never a VCR in place: the checker may assume stored VCRs do not change)
-// and returns a function that undoes it, and what it did.
-func mutateStorage(db *model.DB, rng *rand.Rand) (undo func(), what string) {
+// mutateStorage makes one random change to what the storage checks read
+// (never a VCR in place: the checker may assume stored VCRs do not change),
+// or turns a storage oracle in dis on or off, and returns a function that
+// undoes it, and what it did.
+func mutateStorage(db *model.DB, dis map[string]bool, rng *rand.Rand) (undo func(), what string) {
 	regions, agentRegions, agentRunning := slices.Clone(db.Regions), slices.Clone(db.Agent.Regions), slices.Clone(db.Agent.Running)
-	volumes, usages := slices.Clone(db.Volumes), slices.Clone(db.Usages)
+	volumes, usages, datasets := slices.Clone(db.Volumes), slices.Clone(db.Usages), slices.Clone(db.Datasets)
+	disabled := maps.Clone(dis)
 	undo = func() {
 		db.Regions = append(db.Regions[:0], regions...)
 		db.Agent.Regions = append(db.Agent.Regions[:0], agentRegions...)
 		db.Agent.Running = append(db.Agent.Running[:0], agentRunning...)
 		db.Volumes = append(db.Volumes[:0], volumes...)
 		db.Usages = append(db.Usages[:0], usages...)
+		db.Datasets = append(db.Datasets[:0], datasets...)
+		clear(dis)
+		maps.Copy(dis, disabled)
 	}
 	pick := func(n int) int { return rng.IntN(n) }
-	switch k := rng.IntN(12); {
+	switch k := rng.IntN(14); {
+	case k == 12 && len(db.Datasets) > 1:
+		i, j := pick(len(db.Datasets)), pick(len(db.Datasets))
+		db.Datasets[i].PoolID = db.Datasets[j].PoolID
+		return undo, "moving a dataset to another's zpool"
+	case k == 13:
+		o := storageOracles[pick(len(storageOracles))]
+		dis[o] = !dis[o]
+		return undo, "turning " + o + " on or off"
 	case k < 5 && len(db.Regions) > 1:
 		i, j := pick(len(db.Regions)), pick(len(db.Regions))
 		r := &db.Regions[i]
@@ -271,6 +300,10 @@ func mutateStorage(db *model.DB, rng *rand.Rand) (undo func(), what string) {
 	}
 	return undo, "nothing"
 }
+
+// storageOracles are the oracles the storage checks judge.
+var storageOracles = []string{invariants.V1TargetResolves, invariants.NoFreeWhileReferenced, invariants.UsageMatchesVCR,
+	invariants.NoLiveUsageOnFreed, invariants.RSOnRegionDataset, invariants.V2NoSnapshotOfRO, invariants.RegionSetRedundancy, invariants.NoOrphanRWRegion}
 
 func describe(v *sim.Violation) string {
 	if v == nil {

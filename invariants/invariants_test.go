@@ -1120,3 +1120,87 @@ func TestCompleteUnreferencedIgnoresReusedPorts(t *testing.T) {
 		})
 	}
 }
+
+// describeV is a violation's signature and detail, or "none".
+func describeV(v *sim.Violation) string {
+	if v == nil {
+		return "none"
+	}
+	return v.Signature + " (" + v.Detail + ")"
+}
+
+// TestIncrementalOracleToggled: scenarios turn oracles on and off between
+// checks. What passed with an oracle off says nothing of that oracle, so a
+// checker that passed a broken state with the oracle off must report it
+// once the oracle is on again: after no change at all (the skip), and
+// after an unrelated agent change (the delta path), for a per-volume
+// oracle and a table-wide one.
+func TestIncrementalOracleToggled(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		off        []string
+		breakIt    func(f *fx)
+	}{
+		{"v1-target-resolves", V1TargetResolves + ":read-write", []string{V1TargetResolves},
+			func(f *fx) { f.db.Regions = f.db.Regions[1:] }},
+		{"no-live-usage-on-freed-resource", NoLiveUsageOnFreed + ":read-only-region", []string{NoLiveUsageOnFreed, V1TargetResolves, UsageMatchesVCR},
+			func(f *fx) { f.region(f.n).Deleting = true }},
+	} {
+		for _, change := range []string{"nothing", "an agent record"} {
+			t.Run(tc.name+"/"+change, func(t *testing.T) {
+				f := newFx(t, model.Config{})
+				f.baseline()
+				tc.breakIt(f)
+				dis := map[string]bool{}
+				for _, o := range tc.off {
+					dis[o] = true
+				}
+				ck := NewChecker(f.w)
+				ck.Disabled = dis
+				if v := ck.CheckState(); v != nil {
+					t.Fatalf("with %v off: %s", tc.off, v.Signature)
+				}
+				delete(dis, tc.off[0])
+				if change != "nothing" {
+					f.db.Agent.Regions = append(f.db.Agent.Regions, model.AgentRegion{Dataset: f.ds[3], Region: f.id(), State: model.AgentCreated})
+				}
+				full := NewChecker(f.w)
+				full.Full, full.Disabled = true, dis
+				got, want := ck.CheckState(), full.CheckState()
+				if want == nil || want.Signature != tc.want {
+					t.Fatalf("full checks: %s, want %s", describeV(want), tc.want)
+				}
+				if describeV(got) != describeV(want) {
+					t.Fatalf("incremental checks: %s, full checks: %s", describeV(got), describeV(want))
+				}
+			})
+		}
+	}
+}
+
+// TestIncrementalAfterFailedCheck: a check that rebuilds the placement
+// index for a new placement and then fails leaves the index built from
+// tables the last pass never saw. When the placement goes back and
+// something else changes, the index must be rebuilt, not reused.
+func TestIncrementalAfterFailedCheck(t *testing.T) {
+	f := newFx(t, model.Config{})
+	f.baseline()
+	ck := NewChecker(f.w)
+	if v := ck.CheckState(); v != nil {
+		t.Fatalf("baseline: %s", v.Signature)
+	}
+	ds1 := f.db.Dataset(f.ds[1])
+	home := ds1.PoolID
+	ds1.PoolID = f.db.Dataset(f.ds[0]).PoolID
+	if v := ck.CheckState(); v == nil || v.Signature != RegionSetRedundancy+":same-zpool" {
+		t.Fatalf("dataset moved onto another's zpool: %s", describeV(v))
+	}
+	ds1.PoolID = home
+	f.db.Regions[0].VolumeID = f.d2v // any change that is no violation
+	full := NewChecker(f.w)
+	full.Full = true
+	got, want := ck.CheckState(), full.CheckState()
+	if describeV(got) != describeV(want) {
+		t.Fatalf("after moving the dataset back: incremental checks %s, full checks %s", describeV(got), describeV(want))
+	}
+}

@@ -3,6 +3,7 @@ package invariants
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unsafe"
@@ -16,7 +17,9 @@ import (
 type Checker struct {
 	W *model.World
 	// Disabled oracles are skipped (a user's explicit choice, recorded in
-	// the run's configuration; every oracle is on by default).
+	// the run's configuration; every oracle is on by default). Scenarios
+	// may change it between checks: the incremental storage checks then
+	// start over (seenDisabled).
 	Disabled map[string]bool
 	// Full checks state invariants after every step, read-only ones
 	// included (debug mode; the results must not differ).
@@ -43,8 +46,15 @@ type Checker struct {
 	// they last passed; cur is the same for the state being checked.
 	seen, cur storageInputs
 	seenValid bool
-	// placementSame: datasets, zpools and disks are as when the placement
-	// index was last built.
+	// seenDisabled is Disabled as it was when the storage checks last
+	// passed: what passed with an oracle off says nothing of that oracle.
+	seenDisabled map[string]bool
+	// placementFresh: the placement index was built from the placement
+	// tables in seen. A check that rebuilds it and then fails leaves it
+	// built from tables seen does not hold.
+	placementFresh bool
+	// placementSame: the placement index is fresh and datasets, zpools and
+	// disks are as in seen, so the index holds for the state being checked.
 	placementSame bool
 	// frozen is Full mode's record of every VCR tree seen, by pointer.
 	frozen   map[*model.VCR][]uint32
@@ -119,8 +129,10 @@ type refSeg struct {
 
 type agentRegionKey struct{ ds, region model.UUID }
 
-// storageInputs is everything the storage checks (checkStorage) read: the
-// volume rows (id, soft-delete flag and VCR pointer) and whole tables.
+// storageInputs is every table the storage checks (checkStorage) read:
+// the volume rows (id, soft-delete flag and VCR pointer) and whole tables.
+// Besides them the checks read only the disabled oracles (kept apart, in
+// Checker.seenDisabled) and the placement index derived from these tables.
 //
 // A VCR is compared by pointer. That is exact because the model never
 // changes a stored VCR in place: every change builds a new tree (model/vcr.go
@@ -307,14 +319,15 @@ func contains(s []model.UUID, id model.UUID) bool {
 // CheckState runs every state invariant and returns the first violation.
 //
 // The storage checks are incremental, in two levels. They are pure
-// functions of the tables in storageInputs, so when none of those changed
-// since they last passed they would pass again and are skipped. When only
-// volume rows, regions and agent records changed, checkStorageDelta checks
-// again only what those changes can reach. Checker.Full turns both off;
-// TestIncrementalStateChecks, TestIncrementalPlacementChanges,
-// TestReadOnlyShortcutMissesNothing (full against incremental campaigns)
-// and TestDeltaChecksMatchFull (a full checker beside the incremental one
-// at every step) prove them.
+// functions of the tables in storageInputs and of the disabled oracles, so
+// when none of those changed since they last passed they would pass again
+// and are skipped. When only volume rows, regions and agent records
+// changed, checkStorageDelta checks again only what those changes can
+// reach. Checker.Full turns both off; TestIncrementalStateChecks,
+// TestIncrementalPlacementChanges, TestIncrementalAfterFailedCheck,
+// TestIncrementalOracleToggled, TestReadOnlyShortcutMissesNothing (full
+// against incremental campaigns) and TestDeltaChecksMatchFull (a full
+// checker beside the incremental one at every step) prove them.
 func (ck *Checker) CheckState() *sim.Violation {
 	if ck.Full {
 		ck.verifyFrozenVCRs()
@@ -359,7 +372,8 @@ func (ck *Checker) CheckState() *sim.Violation {
 // findHomeless lists, in table order, the read/write regions whose volume
 // has no row: the candidates of no-orphaned-rw-region, which only the
 // claims of running sagas can excuse. It depends on regions and volumes
-// alone, so it is recomputed only with the storage checks.
+// alone, so it is recomputed only after storage checks that found either
+// changed.
 func (ck *Checker) findHomeless() {
 	db := ck.W.DB
 	ck.homeless = ck.homeless[:0]
@@ -381,10 +395,12 @@ func hasVolume(vs []volumeKey, id model.UUID) bool {
 }
 
 // storageChanges reports which of the tables the storage checks read
-// differ from their copies from the last time the checks passed (all of
-// them before the first pass). It also notes whether the placement tables
-// (datasets, zpools, disks) are unchanged, so that checkStorage can keep
-// its placement index.
+// differ from their copies from the last time the checks passed: all of
+// them before the first pass, and when the disabled oracles are not those
+// of that pass. The placement tables count as changed too when the
+// placement index was not built from them (placementFresh). It also notes
+// whether the placement index holds (placementSame), so that checkStorage
+// can keep it.
 func (ck *Checker) storageChanges() uint8 {
 	db, s, c := ck.W.DB, &ck.seen, &ck.cur
 	c.volumes = c.volumes[:0]
@@ -392,12 +408,12 @@ func (ck *Checker) storageChanges() uint8 {
 		v := &db.Volumes[i]
 		c.volumes = append(c.volumes, volumeKey{v.ID, v.SoftDeleted, v.Data})
 	}
-	if !ck.seenValid {
+	if !ck.seenValid || !maps.Equal(ck.seenDisabled, ck.Disabled) {
 		ck.placementSame = false
 		return chAll
 	}
 	var m uint8
-	if !sameRows(s.datasets, db.Datasets) || !sameRows(s.zpools, db.Zpools) || !sameRows(s.disks, db.PhysicalDisks) {
+	if !ck.placementFresh || !sameRows(s.datasets, db.Datasets) || !sameRows(s.zpools, db.Zpools) || !sameRows(s.disks, db.PhysicalDisks) {
 		m |= chPlacement
 	}
 	ck.placementSame = m == 0
@@ -458,6 +474,10 @@ func (ck *Checker) rememberStorage() {
 	s.zpools = append(s.zpools[:0], db.Zpools...)
 	s.disks = append(s.disks[:0], db.PhysicalDisks...)
 	ck.seenValid = true
+	ck.placementFresh = true // built from these tables, or kept because they did not change
+	if !maps.Equal(ck.seenDisabled, ck.Disabled) {
+		ck.seenDisabled = maps.Clone(ck.Disabled)
+	}
 	ck.refs, ck.nrefs = ck.nrefs, ck.refs
 	ck.segs, ck.nsegs = ck.nsegs, ck.segs
 }
@@ -929,6 +949,7 @@ func gone(db *model.DB, ds model.UUID) bool {
 func (ck *Checker) buildPlacement() {
 	db := ck.W.DB
 	ck.placementGen++
+	ck.placementFresh = false // until the check passes and seen takes these tables
 	n := 0
 	for i := range db.Datasets {
 		if ip := int(db.Datasets[i].IP); ip >= n {
