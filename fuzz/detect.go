@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"syscall"
@@ -57,12 +56,8 @@ func BugTargetFor(bug string) (BugTarget, error) {
 // DetectionProfile is the target configuration the detection campaigns
 // use: the rsr-focus profile, with the switch turned on.
 func DetectionConfig(bug string) (RSRConfig, error) {
-	raw, err := RSRProfile("rsr-focus")
+	cfg, err := RSRProfileConfig("rsr-focus")
 	if err != nil {
-		return RSRConfig{}, err
-	}
-	var cfg RSRConfig
-	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return RSRConfig{}, err
 	}
 	if bug != "" {

@@ -264,9 +264,18 @@ func RSRProfileNames() []string { return []string{"default", "rsr-focus"} }
 
 // RSRProfile returns the configuration of profile name as JSON.
 func RSRProfile(name string) (json.RawMessage, error) {
+	cfg, err := RSRProfileConfig(name)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(cfg)
+}
+
+// RSRProfileConfig returns the configuration of profile name.
+func RSRProfileConfig(name string) (RSRConfig, error) {
 	f, ok := rsrProfiles[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown profile %q (known: %v)", name, RSRProfileNames())
+		return RSRConfig{}, fmt.Errorf("unknown profile %q (known: %v)", name, RSRProfileNames())
 	}
-	return json.Marshal(f())
+	return f(), nil
 }

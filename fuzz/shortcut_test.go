@@ -1,7 +1,6 @@
 package fuzz
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -32,12 +31,8 @@ func TestReadOnlyShortcutMissesNothing(t *testing.T) {
 		runs = 40
 	}
 	for _, profile := range RSRProfileNames() {
-		raw, err := RSRProfile(profile)
+		cfg, err := RSRProfileConfig(profile)
 		if err != nil {
-			t.Fatal(err)
-		}
-		var cfg RSRConfig
-		if err := json.Unmarshal(raw, &cfg); err != nil {
 			t.Fatal(err)
 		}
 		fastT, err := NewRSRTarget(cfg)
@@ -126,12 +121,8 @@ func TestDeltaChecksMatchFull(t *testing.T) {
 	}
 	for _, profile := range RSRProfileNames() {
 		for _, bug := range bugs {
-			raw, err := RSRProfile(profile)
+			cfg, err := RSRProfileConfig(profile)
 			if err != nil {
-				t.Fatal(err)
-			}
-			var cfg RSRConfig
-			if err := json.Unmarshal(raw, &cfg); err != nil {
 				t.Fatal(err)
 			}
 			switch bug {
