@@ -27,7 +27,7 @@ type BenchOptions struct {
 	Baseline        bool     // also measure the rapid baseline
 	ThroughRun      int      // runs for the throughput measurement (0: skip it)
 	// ThroughRounds is how many times the one-worker and all-worker
-	// throughput measurements are repeated, alternating (1 is the same as 0).
+	// throughput measurements are repeated, alternating (0 counts as 1).
 	// The report keeps each worker count's median round and the median of
 	// the rounds' scaling ratios: on a shared machine one pair of short
 	// measurements can be off by a fifth.

@@ -53,7 +53,7 @@ func BugTargetFor(bug string) (BugTarget, error) {
 	return BugTarget{}, fmt.Errorf("unknown bug %q", bug)
 }
 
-// DetectionProfile is the target configuration the detection campaigns
+// DetectionConfig is the target configuration the detection campaigns
 // use: the rsr-focus profile, with the switch turned on.
 func DetectionConfig(bug string) (RSRConfig, error) {
 	cfg, err := RSRProfileConfig("rsr-focus")
